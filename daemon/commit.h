@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sourced.h"
+
+/* Group commit. A handler validates, changes the model (after
+ * commit_track_*() so the committed state can be restored), and queues its
+ * reply with commit_add(). Everything queued while the bus is being drained
+ * is written as one store transaction with one fdatasync; only then are the
+ * signals sent and @done run (which replies, or starts the supervisor's work
+ * and replies later). If the write fails, every tracked object is restored,
+ * nothing is emitted, and each queued call gets PersistFailed. */
+
+typedef void (*CommitDoneFunc) (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data);
+
+void commit_track_source (Sourced *d, Source *src);
+void commit_track_manager (Sourced *d);
+
+/* @call may be NULL (a change the daemon makes itself). @done NULL: reply
+ * with no arguments. */
+void commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, gpointer user_data);
+
+/* Makes sure the batch is committed soon (from an idle callback) even if no
+ * bus message is being processed. */
+void commit_schedule (Sourced *d);
+
+/* Commits the batch now. */
+gboolean commit_flush (Sourced *d, GError **error);
+
+/* Writes a fresh snapshot of everything. */
+gboolean commit_snapshot (Sourced *d, GError **error);
+
+/* The store text of the whole daemon, for snapshots. */
+char *commit_serialize_all (Sourced *d, gsize *length);

@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sourced: supervises data sources, each a D-Bus object with
+ * Pause/Unpause/Start/Stop, its control state persisted durably. */
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+
+#include "config.h"
+#include "bus-glib.h"
+#include "commit.h"
+#include "load.h"
+#include "manager-bus.h"
+#include "source-bus.h"
+#include "sourced-error.h"
+#include "supervisor.h"
+
+guint64
+sourced_now (void)
+{
+  return (guint64) g_get_real_time ();
+}
+
+Source *
+sourced_lookup (Sourced *d, const char *id)
+{
+  Source *src = g_tree_lookup (d->sources, id);
+  return src && !src->removed ? src : NULL;
+}
+
+void
+sourced_insert (Sourced *d, Source *src)
+{
+  g_tree_insert (d->sources, src->id, src);
+  d->n_sources++;
+}
+
+void
+sourced_forget (Sourced *d, Source *src)
+{
+  if (g_tree_lookup (d->sources, src->id) != src)
+    return;
+  d->n_sources--;
+  g_tree_remove (d->sources, src->id);
+}
+
+static gint
+compare_ids (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return strcmp (a, b);
+}
+
+static gboolean opt_system, opt_session, opt_verbose, opt_version;
+static char *opt_config_dir, *opt_state_dir;
+static gint64 opt_max_message_size;
+
+static GOptionEntry options[] = {
+  { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus (default)", NULL },
+  { "session", 0, 0, G_OPTION_ARG_NONE, &opt_session, "Serve on the session bus, with per-user directories", NULL },
+  { "config-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_config_dir, "Read sources.d/*.source from DIR", "DIR" },
+  { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_state_dir, "Keep the control state in DIR", "DIR" },
+  { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &opt_max_message_size,
+    "Never send a message larger than BYTES (default: 32 MiB, the system bus's limit)", "BYTES" },
+  { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log debug messages too", NULL },
+  { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
+  { NULL }
+};
+
+/* The first directory of a systemd-style list ("a:b"). */
+static char *
+first_dir (const char *list)
+{
+  g_auto (GStrv) parts = g_strsplit (list, ":", 2);
+  return g_strdup (parts[0]);
+}
+
+static void
+choose_directories (Sourced *d)
+{
+  const char *env;
+
+  if (opt_config_dir)
+    d->config_dir = g_strdup (opt_config_dir);
+  else if (opt_session)
+    d->config_dir = g_build_filename (g_get_user_config_dir (), "sourced", NULL);
+  else if ((env = g_getenv ("CONFIGURATION_DIRECTORY")) && *env)
+    d->config_dir = first_dir (env);
+  else
+    d->config_dir = g_build_filename (SOURCED_SYSCONFDIR, "sourced", NULL);
+
+  if (opt_state_dir)
+    d->state_dir = g_strdup (opt_state_dir);
+  else if (opt_session)
+    d->state_dir = g_build_filename (g_get_user_state_dir (), "sourced", NULL);
+  else if ((env = g_getenv ("STATE_DIRECTORY")) && *env)
+    d->state_dir = first_dir (env);
+  else
+    d->state_dir = g_build_filename (SOURCED_LOCALSTATEDIR, "lib", "sourced", NULL);
+}
+
+static void
+after_dispatch (gpointer user_data)
+{
+  Sourced *d = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!commit_flush (d, &error))
+    g_debug ("commit failed: %s", error->message);
+}
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  Sourced *d = user_data;
+  g_main_loop_quit (d->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+begin_shutdown (Sourced *d, const char *why)
+{
+  if (d->shutting_down)
+    return;
+  d->shutting_down = TRUE;
+  g_message ("%s; stopping workers", why);
+  sd_notify (0, "STOPPING=1\nSTATUS=Stopping workers");
+  supervisor_shutdown (d, quit_loop, d);
+}
+
+static void
+on_disconnect (gpointer user_data)
+{
+  Sourced *d = user_data;
+  d->exit_code = EXIT_FAILURE;
+  begin_shutdown (d, "Lost the bus connection");
+}
+
+static gboolean
+on_sigterm (gpointer user_data)
+{
+  begin_shutdown (user_data, "Received a termination request");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+done_sighup_reload (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
+{
+  g_autoptr (LoadChanges) changes = user_data;
+  load_changes_apply (d, changes);
+  g_message ("Reloaded definitions: %u added, %u removed", changes->added->len, changes->removed->len);
+}
+
+static gboolean
+on_sighup (gpointer user_data)
+{
+  Sourced *d = user_data;
+  g_autoptr (GError) error = NULL;
+  LoadChanges *changes;
+
+  sd_notify (0, "RELOADING=1");
+  changes = load_reload (d, &error);
+  if (changes)
+    {
+      commit_add (d, NULL, NULL, done_sighup_reload, changes);
+      commit_schedule (d);
+    }
+  else
+    g_warning ("Reload failed: %s", error->message);
+  sd_notify (0, "READY=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_watchdog (gpointer user_data)
+{
+  sd_notify (0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+start_one (gpointer key, gpointer value, gpointer user_data)
+{
+  Source *src = value;
+  if (src->control.started)
+    supervisor_start (user_data, src, NULL, NULL);
+  return FALSE;
+}
+
+static int
+open_bus (Sourced *d, GError **error)
+{
+  int r = opt_session ? sd_bus_open_user (&d->bus) : sd_bus_open_system (&d->bus);
+  if (r < 0)
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot connect to the %s bus: %s",
+                   opt_session ? "session" : "system", g_strerror (-r));
+      return r;
+    }
+  if ((r = manager_bus_register (d)) < 0 || (r = source_bus_register (d)) < 0)
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot register objects: %s", g_strerror (-r));
+      return r;
+    }
+  r = sd_bus_request_name (d->bus, SOURCED_BUS_NAME, 0);
+  if (r < 0)
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot own the name %s: %s", SOURCED_BUS_NAME,
+                   r == -EEXIST ? "another sourced runs already" : g_strerror (-r));
+      return r;
+    }
+  return 0;
+}
+
+static int
+count_running (gpointer key, gpointer value, gpointer user_data)
+{
+  Source *src = value;
+  if (src->run == SOURCE_RUN_RUNNING)
+    (*(guint *) user_data)++;
+  return FALSE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GOptionContext) octx = g_option_context_new ("- supervise data sources over D-Bus");
+  g_autoptr (GError) error = NULL;
+  Sourced daemon = { 0 };
+  Sourced *d = &daemon;
+  GSource *bus_source;
+  guint64 watchdog_usec = 0;
+  guint running = 0;
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (octx, options, NULL);
+  g_option_context_set_summary (octx,
+                                "Exposes each data source as a D-Bus object under /org/sourced/Sourced1 on the "
+                                "bus name " SOURCED_BUS_NAME ".");
+  if (!g_option_context_parse (octx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "sourced: %s (see --help)\n", error->message);
+      return 2;
+    }
+  if (opt_version)
+    {
+      printf ("sourced %s\n", SOURCED_VERSION);
+      return 0;
+    }
+  if (opt_system && opt_session)
+    {
+      fprintf (stderr, "sourced: --system and --session exclude each other\n");
+      return 2;
+    }
+  if (opt_max_message_size < 0 || (opt_max_message_size > 0 && opt_max_message_size < 8192))
+    {
+      fprintf (stderr, "sourced: --max-message-size must be at least 8192\n");
+      return 2;
+    }
+  if (opt_verbose)
+    g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  /* Under systemd, log to the journal with structured fields. */
+  if (g_log_writer_is_journald (fileno (stderr)))
+    g_log_set_writer_func (g_log_writer_journald, NULL, NULL);
+
+  d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
+  d->max_message_size = opt_max_message_size ? (guint64) opt_max_message_size : SOURCED_DEFAULT_MAX_MESSAGE_SIZE;
+  d->loop = g_main_loop_new (NULL, FALSE);
+  choose_directories (d);
+  d->store = store_new (d->state_dir);
+  if (g_getenv ("SOURCED_FAULT_FILE"))
+    store_set_fault_file (d->store, g_getenv ("SOURCED_FAULT_FILE"));
+  supervisor_init (d);
+
+  g_message ("sourced %s starting: config %s, state %s, %s bus", SOURCED_VERSION, d->config_dir, d->state_dir,
+             opt_session ? "session" : "system");
+  if (!load_initial (d, &error))
+    {
+      g_critical ("%s", error->message);
+      return EXIT_FAILURE;
+    }
+  /* First sight of definition files: their InitialState is persisted before
+   * anyone can see them. */
+  if (!commit_flush (d, &error))
+    {
+      g_warning ("Cannot persist the initial state of new sources: %s", error->message);
+      g_clear_error (&error);
+    }
+
+  if (open_bus (d, &error) < 0)
+    {
+      g_critical ("%s", error->message);
+      sd_notifyf (0, "STATUS=%s\nERRNO=%d", error->message, EIO);
+      return EXIT_FAILURE;
+    }
+  bus_source = bus_glib_source_new (d->bus, after_dispatch, on_disconnect, d);
+  g_source_attach (bus_source, NULL);
+  g_source_unref (bus_source);
+
+  g_unix_signal_add (SIGTERM, on_sigterm, d);
+  g_unix_signal_add (SIGINT, on_sigterm, d);
+  g_unix_signal_add (SIGHUP, on_sighup, d);
+  signal (SIGPIPE, SIG_IGN);
+
+  g_tree_foreach (d->sources, start_one, d);
+  g_tree_foreach (d->sources, (GTraverseFunc) count_running, &running);
+
+  if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
+    g_timeout_add (MAX (watchdog_usec / 2000, 1), on_watchdog, d);
+  sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources (%u started)", d->n_sources, running);
+  g_message ("Ready: %u sources, %u started", d->n_sources, running);
+
+  g_main_loop_run (d->loop);
+
+  /* Flush what is still queued; every acknowledged change is on disk already. */
+  if (!commit_flush (d, &error))
+    g_warning ("Final commit failed: %s", error->message);
+  if (d->bus)
+    {
+      sd_bus_flush (d->bus);
+      sd_bus_release_name (d->bus, SOURCED_BUS_NAME);
+    }
+  g_message ("Stopped");
+  g_clear_pointer (&d->sources, g_tree_unref);
+  sd_bus_flush_close_unref (d->bus);
+  store_free (d->store);
+  g_main_loop_unref (d->loop);
+  g_free (d->config_dir);
+  g_free (d->state_dir);
+  return d->exit_code;
+}

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "source-bus.h"
+
+#include "commit.h"
+#include "sourced-error.h"
+#include "supervisor.h"
+#include "worker.h"
+
+/* The daemon context is process-wide; handlers get the Source as userdata
+ * from the find callback, so the context travels through this pointer. */
+static Sourced *the_daemon;
+
+char *
+source_bus_path (const char *id)
+{
+  char *path = NULL;
+
+  if (sd_bus_path_encode (SOURCED_SOURCE_PREFIX, id, &path) < 0)
+    g_error ("Out of memory");
+  return path;
+}
+
+static int
+find_source (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+             sd_bus_error *error)
+{
+  Sourced *d = userdata;
+  g_autofree char *id = NULL;
+  Source *src;
+
+  if (sd_bus_path_decode (path, SOURCED_SOURCE_PREFIX, &id) <= 0)
+    return 0;
+  src = sourced_lookup (d, id);
+  if (!src)
+    return 0;
+  *found = src;
+  return 1;
+}
+
+static gboolean
+add_path (gpointer key, gpointer value, gpointer user_data)
+{
+  Source *src = value;
+
+  if (!src->removed && !src->is_new)
+    g_ptr_array_add (user_data, source_bus_path (src->id));
+  return FALSE;
+}
+
+static int
+enumerate_sources (sd_bus *bus, const char *prefix, void *userdata, char ***nodes, sd_bus_error *error)
+{
+  Sourced *d = userdata;
+  GPtrArray *paths = g_ptr_array_new ();
+
+  g_tree_foreach (d->sources, add_path, paths);
+  g_ptr_array_add (paths, NULL);
+  /* sd-bus frees the list with free(); GLib's allocator is malloc. */
+  *nodes = (char **) g_ptr_array_free (paths, FALSE);
+  return 1;
+}
+
+static int
+get_property (sd_bus *bus, const char *path, const char *interface, const char *property,
+              sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+  const SourceControl *c = &src->control;
+
+  switch (property[0])
+    {
+    case 'A': /* Active */
+      return sd_bus_message_append (reply, "b", src->active);
+    case 'B':
+      if (g_str_equal (property, "Bookmark"))
+        return sd_bus_message_append (reply, "s", c->bookmark ? c->bookmark : "");
+      return sd_bus_message_append (reply, "t", src->bytes_delivered);
+    case 'C':
+      if (g_str_equal (property, "CreatedAt"))
+        return sd_bus_message_append (reply, "t", c->created_at);
+      return sd_bus_message_append (reply, "s", src->settings->cron_expression ? src->settings->cron_expression : "");
+    case 'D':
+      return sd_bus_message_append (reply, "s", source_display_name (src));
+    case 'F':
+      return sd_bus_message_append (reply, "u", src->settings->frequency_minutes);
+    case 'I':
+      return sd_bus_message_append (reply, "s", src->id);
+    case 'L':
+      if (g_str_equal (property, "LastError"))
+        return sd_bus_message_append (reply, "s", src->last_error ? src->last_error : "");
+      if (g_str_equal (property, "LastRecordAt"))
+        return sd_bus_message_append (reply, "t", src->last_record_at);
+      if (g_str_equal (property, "LastJobStartedAt"))
+        return sd_bus_message_append (reply, "t", c->last_job_started_at);
+      return sd_bus_message_append (reply, "i", c->last_exit_status);
+    case 'M':
+      return sd_bus_message_append (reply, "u", src->worker ? (guint32) worker_get_pid (src->worker) : 0u);
+    case 'N':
+      return sd_bus_message_append (reply, "t", src->next_run_at);
+    case 'P':
+      return sd_bus_message_append (reply, "t", c->paused_at);
+    case 'R':
+      return sd_bus_message_append (reply, "t", src->records_delivered);
+    case 'S':
+      if (g_str_equal (property, "Status"))
+        return sd_bus_message_append (reply, "s", source_status_to_string (src->status));
+      return sd_bus_message_append (reply, "t", c->system_paused_at);
+    case 'T':
+      return sd_bus_message_append (reply, "s", source_type_to_string (src->settings->type));
+    case 'U':
+      return sd_bus_message_append (reply, "t", c->updated_at);
+    }
+  return sd_bus_error_setf (error, SD_BUS_ERROR_UNKNOWN_PROPERTY, "Unknown property '%s'", property);
+}
+
+/* Never called: Set is handled in source_bus_handle_set() so that its reply,
+ * like every method's, waits for the group commit. sd-bus needs a setter to
+ * advertise the property as writable. */
+static int
+set_property_unused (sd_bus *bus, const char *path, const char *interface, const char *property,
+                     sd_bus_message *value, void *userdata, sd_bus_error *error)
+{
+  return sd_bus_error_set (error, SD_BUS_ERROR_FAILED, "Internal error: Set bypassed the filter");
+}
+
+static void
+apply_paused_at (Sourced *d, Source *src, guint64 paused_at)
+{
+  if (src->control.paused_at == paused_at && (paused_at != 0 || src->control.system_paused_at == 0))
+    return; /* nothing changes: no write, no signal */
+  commit_track_source (d, src);
+  source_set_paused_at (src, paused_at, sourced_now ());
+  source_refresh (src, d->paused_at != 0);
+}
+
+static void
+done_unpause (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
+{
+  supervisor_resume (d, src);
+  if (call)
+    sd_bus_reply_method_return (call, NULL);
+}
+
+static int
+method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+
+  if (src->control.paused_at == 0)
+    apply_paused_at (the_daemon, src, sourced_now ());
+  commit_add (the_daemon, m, src, NULL, NULL);
+  return 1;
+}
+
+static int
+method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+
+  apply_paused_at (the_daemon, src, 0);
+  commit_add (the_daemon, m, src, done_unpause, NULL);
+  return 1;
+}
+
+static void
+on_supervisor_done (Sourced *d, Source *src, const GError *error, gpointer user_data)
+{
+  g_autoptr (sd_bus_message) call = user_data;
+
+  if (error)
+    sourced_error_reply (call, error);
+  else
+    sd_bus_reply_method_return (call, NULL);
+}
+
+static void
+done_start (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
+{
+  supervisor_start (d, src, on_supervisor_done, sd_bus_message_ref (call));
+}
+
+static void
+done_stop (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
+{
+  supervisor_stop (d, src, on_supervisor_done, sd_bus_message_ref (call));
+}
+
+static int
+method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+  guint64 now = sourced_now ();
+
+  commit_track_source (the_daemon, src);
+  source_set_started (src, TRUE, now);
+  /* A daemon-made pause (repeated failures) ends with an explicit Start;
+   * the user's own pause stays as it is. */
+  if (src->control.system_paused_at)
+    source_set_system_paused_at (src, 0, now);
+  source_refresh (src, the_daemon->paused_at != 0);
+  commit_add (the_daemon, m, src, done_start, NULL);
+  return 1;
+}
+
+static int
+method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+
+  if (src->status == SOURCE_STATUS_STOPPED || src->status == SOURCE_STATUS_STOPPING)
+    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotStoppable",
+                              "Unable to stop source '%s': not in a stoppable state", src->id);
+  commit_track_source (the_daemon, src);
+  source_set_started (src, FALSE, sourced_now ());
+  commit_add (the_daemon, m, src, done_stop, NULL);
+  return 1;
+}
+
+static void
+done_run_job (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 started = 0;
+
+  if (!supervisor_run_job (d, src, &started, &error))
+    sourced_error_reply (call, error);
+  else
+    sd_bus_reply_method_return (call, "t", started);
+}
+
+static int
+method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+
+  if (!source_is_scheduled (src))
+    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
+                              "Source '%s' is not scheduled (no FrequencyMinutes or CronExpression): "
+                              "it runs continuously, there are no jobs to run",
+                              src->id);
+  if (src->run != SOURCE_RUN_RUNNING)
+    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
+                              "Source '%s' is %s: Start it before running a job", src->id,
+                              source_status_to_string (src->status));
+  if (src->job_running)
+    return sd_bus_reply_method_return (m, "t", src->control.last_job_started_at);
+
+  commit_track_source (the_daemon, src);
+  source_set_last_job_started_at (src, sourced_now ());
+  commit_add (the_daemon, m, src, done_run_job, NULL);
+  return 1;
+}
+
+int
+source_bus_handle_set (Sourced *d, sd_bus_message *m)
+{
+  const char *iface, *property, *contents;
+  g_autofree char *id = NULL;
+  Source *src;
+  guint64 value;
+  char type;
+  int r;
+
+  if (sd_bus_path_decode (sd_bus_message_get_path (m), SOURCED_SOURCE_PREFIX, &id) <= 0)
+    return 0;
+  r = sd_bus_message_read (m, "ss", &iface, &property);
+  if (r < 0 || !g_str_equal (iface, SOURCED_SOURCE_IFACE) || !(src = sourced_lookup (d, id)))
+    {
+      /* Not ours to decide: sd-bus answers (UnknownObject, InvalidArgs...). */
+      sd_bus_message_rewind (m, TRUE);
+      return 0;
+    }
+  if (!g_str_equal (property, "PausedAt"))
+    {
+      for (const sd_bus_vtable *v = source_bus_vtable; v->type != _SD_BUS_VTABLE_END; v++)
+        if ((v->type == _SD_BUS_VTABLE_PROPERTY) && g_str_equal (v->x.property.member, property))
+          return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_PROPERTY_READ_ONLY,
+                                             "Property '%s' is read-only", property);
+      return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_UNKNOWN_PROPERTY,
+                                         "Unknown property '%s' on %s", property, SOURCED_SOURCE_IFACE);
+    }
+  r = sd_bus_message_peek_type (m, &type, &contents);
+  if (r < 0 || type != 'v' || !contents || !g_str_equal (contents, "t"))
+    return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_INVALID_ARGS,
+                                       "Property 'PausedAt' is of type 't' (microseconds since the epoch), got '%s'",
+                                       contents ? contents : "?");
+  r = sd_bus_message_read (m, "v", "t", &value);
+  if (r < 0)
+    return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_INVALID_ARGS, "Could not read the value of 'PausedAt'");
+
+  apply_paused_at (d, src, value);
+  commit_add (d, m, src, value == 0 ? done_unpause : NULL, NULL);
+  return 1;
+}
+
+static gboolean
+bus_ready (Sourced *d)
+{
+  return d->bus != NULL;
+}
+
+void
+source_bus_emit_changes (Sourced *d, Source *src)
+{
+  g_auto (GStrv) names = NULL;
+  g_autofree char *path = NULL;
+
+  if (!src->changed)
+    return;
+  if (!bus_ready (d) || src->is_new || src->removed)
+    {
+      src->changed = 0;
+      return;
+    }
+  names = source_prop_names (src->changed);
+  src->changed = 0;
+  path = source_bus_path (src->id);
+  int r = sd_bus_emit_properties_changed_strv (d->bus, path, SOURCED_SOURCE_IFACE, names);
+  if (r < 0)
+    g_warning ("Could not emit PropertiesChanged for %s: %s", src->id, g_strerror (-r));
+}
+
+void
+source_bus_emit_added (Sourced *d, Source *src)
+{
+  g_autofree char *path = NULL;
+
+  if (!bus_ready (d))
+    return;
+  path = source_bus_path (src->id);
+  int r = sd_bus_emit_interfaces_added (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
+  if (r < 0)
+    g_warning ("Could not emit InterfacesAdded for %s: %s", src->id, g_strerror (-r));
+}
+
+void
+source_bus_emit_removed (Sourced *d, Source *src)
+{
+  g_autofree char *path = NULL;
+
+  if (!bus_ready (d))
+    return;
+  path = source_bus_path (src->id);
+  int r = sd_bus_emit_interfaces_removed (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
+  if (r < 0)
+    g_warning ("Could not emit InterfacesRemoved for %s: %s", src->id, g_strerror (-r));
+}
+
+#define PROP(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+#define PROP_NOSIGNAL(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, 0)
+
+const sd_bus_vtable source_bus_vtable[] = {
+  SD_BUS_VTABLE_START (0),
+  SD_BUS_PROPERTY ("Id", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  PROP ("DisplayName", "s"),
+  PROP ("Type", "s"),
+  PROP ("Status", "s"),
+  SD_BUS_WRITABLE_PROPERTY ("PausedAt", "t", get_property, set_property_unused, 0,
+                            SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
+  PROP ("SystemPausedAt", "t"),
+  PROP ("Active", "b"),
+  PROP ("CreatedAt", "t"),
+  PROP ("UpdatedAt", "t"),
+  PROP ("FrequencyMinutes", "u"),
+  PROP ("CronExpression", "s"),
+  PROP ("LastError", "s"),
+  PROP ("MainPID", "u"),
+  PROP_NOSIGNAL ("RecordsDelivered", "t"),
+  PROP_NOSIGNAL ("BytesDelivered", "t"),
+  PROP_NOSIGNAL ("LastRecordAt", "t"),
+  PROP ("Bookmark", "s"),
+  PROP ("NextRunAt", "t"),
+  PROP ("LastJobStartedAt", "t"),
+  PROP ("LastExitStatus", "i"),
+  SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("RunJob", SD_BUS_NO_ARGS, SD_BUS_RESULT ("t", job_started_at), method_run_job,
+                           SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_VTABLE_END,
+};
+
+int
+source_bus_register (Sourced *d)
+{
+  int r;
+
+  the_daemon = d;
+  r = sd_bus_add_fallback_vtable (d->bus, NULL, SOURCED_SOURCE_PREFIX, SOURCED_SOURCE_IFACE, source_bus_vtable,
+                                  find_source, d);
+  if (r < 0)
+    return r;
+  return sd_bus_add_node_enumerator (d->bus, NULL, SOURCED_SOURCE_PREFIX, enumerate_sources, d);
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sourced.h"
+
+/* org.sourced.Sourced1.Source: one fallback vtable under
+ * /org/sourced/Sourced1/source, a find callback and a node enumerator, so
+ * no source costs a registration of its own. */
+
+int source_bus_register (Sourced *d);
+char *source_bus_path (const char *id);
+
+/* Emits PropertiesChanged for what @src->changed says, once, and clears it. */
+void source_bus_emit_changes (Sourced *d, Source *src);
+void source_bus_emit_added (Sourced *d, Source *src);
+void source_bus_emit_removed (Sourced *d, Source *src);
+
+/* From the bus filter: Properties.Set on a source. Returns 1 if handled. */
+int source_bus_handle_set (Sourced *d, sd_bus_message *m);
+
+/* For sourced --introspect and the tests. */
+extern const sd_bus_vtable source_bus_vtable[];

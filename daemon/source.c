@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "source.h"
+
+Source *
+source_new (const char *id, SourceSettings *settings, const char *definition_file)
+{
+  Source *src = g_new0 (Source, 1);
+
+  src->ref_count = 1;
+  src->id = g_strdup (id);
+  src->settings = settings;
+  src->definition_file = g_strdup (definition_file);
+  src->control.last_exit_status = 0;
+  src->run = SOURCE_RUN_STOPPED;
+  src->status = SOURCE_STATUS_STOPPED;
+  return src;
+}
+
+Source *
+source_ref (Source *src)
+{
+  src->ref_count++;
+  return src;
+}
+
+void
+source_control_clear (SourceControl *c)
+{
+  g_clear_pointer (&c->bookmark, g_free);
+}
+
+void
+source_control_copy (SourceControl *to, const SourceControl *from)
+{
+  g_free (to->bookmark);
+  *to = *from;
+  to->bookmark = g_strdup (from->bookmark);
+}
+
+void
+source_unref (Source *src)
+{
+  if (!src || --src->ref_count > 0)
+    return;
+  g_assert (src->worker == NULL);
+  g_free (src->id);
+  source_settings_free (src->settings);
+  g_free (src->definition_file);
+  source_control_clear (&src->control);
+  if (src->rollback)
+    {
+      source_control_clear (src->rollback);
+      g_free (src->rollback);
+    }
+  g_free (src->last_error);
+  g_clear_pointer (&src->start_waiters, g_ptr_array_unref);
+  g_clear_pointer (&src->stop_waiters, g_ptr_array_unref);
+  g_free (src);
+}
+
+const char *
+source_status_to_string (SourceStatus status)
+{
+  static const char *const names[] = { "stopped", "starting", "active", "paused", "stopping", "failed" };
+  return names[status];
+}
+
+const char *
+source_display_name (const Source *src)
+{
+  return src->settings->display_name ? src->settings->display_name : src->id;
+}
+
+gboolean
+source_is_paused (const Source *src)
+{
+  return src->control.paused_at != 0 || src->control.system_paused_at != 0;
+}
+
+gboolean
+source_is_scheduled (const Source *src)
+{
+  return src->settings->frequency_minutes > 0 || src->settings->cron_expression != NULL;
+}
+
+void
+source_refresh (Source *src, gboolean gate_paused)
+{
+  SourceStatus status;
+  gboolean active;
+
+  switch (src->run)
+    {
+    case SOURCE_RUN_STARTING: status = SOURCE_STATUS_STARTING; break;
+    case SOURCE_RUN_RUNNING: status = source_is_paused (src) ? SOURCE_STATUS_PAUSED : SOURCE_STATUS_ACTIVE; break;
+    case SOURCE_RUN_STOPPING: status = SOURCE_STATUS_STOPPING; break;
+    case SOURCE_RUN_FAILED: status = SOURCE_STATUS_FAILED; break;
+    case SOURCE_RUN_STOPPED: default: status = SOURCE_STATUS_STOPPED; break;
+    }
+  /* Feldera: a connector is active only when it and the pipeline run. */
+  active = status == SOURCE_STATUS_ACTIVE && !gate_paused;
+
+  if (status != src->status)
+    {
+      src->status = status;
+      src->changed |= SOURCE_PROP_STATUS;
+    }
+  if (active != src->active)
+    {
+      src->active = active;
+      src->changed |= SOURCE_PROP_ACTIVE;
+    }
+}
+
+static void
+touch (Source *src, guint64 now)
+{
+  if (src->control.updated_at != now)
+    {
+      src->control.updated_at = now;
+      src->changed |= SOURCE_PROP_UPDATED_AT;
+    }
+}
+
+void
+source_set_paused_at (Source *src, guint64 paused_at, guint64 now)
+{
+  if (src->control.paused_at != paused_at)
+    {
+      src->control.paused_at = paused_at;
+      src->changed |= SOURCE_PROP_PAUSED_AT;
+    }
+  /* Unpausing clears the daemon's own pause too (Stitch: null unpauses). */
+  if (paused_at == 0 && src->control.system_paused_at != 0)
+    {
+      src->control.system_paused_at = 0;
+      src->changed |= SOURCE_PROP_SYSTEM_PAUSED_AT;
+    }
+  touch (src, now);
+}
+
+void
+source_set_system_paused_at (Source *src, guint64 at, guint64 now)
+{
+  if (src->control.system_paused_at != at)
+    {
+      src->control.system_paused_at = at;
+      src->changed |= SOURCE_PROP_SYSTEM_PAUSED_AT;
+    }
+  touch (src, now);
+}
+
+void
+source_set_started (Source *src, gboolean started, guint64 now)
+{
+  src->control.started = started;
+  touch (src, now);
+}
+
+void
+source_set_last_job_started_at (Source *src, guint64 at)
+{
+  if (src->control.last_job_started_at != at)
+    {
+      src->control.last_job_started_at = at;
+      src->changed |= SOURCE_PROP_LAST_JOB_STARTED_AT;
+    }
+}
+
+void
+source_set_last_exit_status (Source *src, gint status)
+{
+  if (src->control.last_exit_status != status)
+    {
+      src->control.last_exit_status = status;
+      src->changed |= SOURCE_PROP_LAST_EXIT_STATUS;
+    }
+}
+
+void
+source_set_last_error (Source *src, const char *error)
+{
+  if (error && !error[0])
+    error = NULL;
+  if (g_strcmp0 (src->last_error, error) != 0)
+    {
+      g_free (src->last_error);
+      src->last_error = g_strdup (error);
+      src->changed |= SOURCE_PROP_LAST_ERROR;
+    }
+}
+
+void
+source_set_run (Source *src, SourceRun run)
+{
+  src->run = run;
+}
+
+void
+source_set_next_run_at (Source *src, guint64 at)
+{
+  if (src->next_run_at != at)
+    {
+      src->next_run_at = at;
+      src->changed |= SOURCE_PROP_NEXT_RUN_AT;
+    }
+}
+
+void
+source_set_settings (Source *src, SourceSettings *settings)
+{
+  SourceSettings *old = src->settings;
+
+  src->settings = settings;
+  if (g_strcmp0 (old->display_name, settings->display_name) != 0)
+    src->changed |= SOURCE_PROP_DISPLAY_NAME;
+  if (old->type != settings->type)
+    src->changed |= SOURCE_PROP_TYPE;
+  if (old->frequency_minutes != settings->frequency_minutes)
+    src->changed |= SOURCE_PROP_FREQUENCY_MINUTES;
+  if (g_strcmp0 (old->cron_expression, settings->cron_expression) != 0)
+    src->changed |= SOURCE_PROP_CRON_EXPRESSION;
+  source_settings_free (old);
+}
+
+void
+source_begin_change (Source *src)
+{
+  if (src->rollback)
+    return;
+  src->rollback = g_new0 (SourceControl, 1);
+  source_control_copy (src->rollback, &src->control);
+}
+
+void
+source_commit_change (Source *src)
+{
+  if (!src->rollback)
+    return;
+  source_control_clear (src->rollback);
+  g_clear_pointer (&src->rollback, g_free);
+}
+
+void
+source_rollback_change (Source *src, gboolean gate_paused)
+{
+  if (!src->rollback)
+    return;
+  source_control_clear (&src->control);
+  src->control = *src->rollback;
+  g_clear_pointer (&src->rollback, g_free);
+  source_refresh (src, gate_paused);
+  /* Nothing of the failed change was announced, so nothing is to undo. */
+  src->changed = 0;
+}
+
+GStrv
+source_prop_names (guint mask)
+{
+  static const char *const names[] = {
+    "DisplayName", "Type", "Status", "PausedAt", "SystemPausedAt", "Active", "UpdatedAt",
+    "FrequencyMinutes", "CronExpression", "LastError", "MainPID", "Bookmark", "NextRunAt",
+    "LastJobStartedAt", "LastExitStatus",
+  };
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    if (mask & (1u << i))
+      g_ptr_array_add (out, g_strdup (names[i]));
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (out, FALSE);
+}
+
+char *
+source_store_group (const char *id)
+{
+  return g_strconcat ("Source ", id, NULL);
+}
+
+void
+source_to_keyfile (const Source *src, GKeyFile *kf)
+{
+  g_autofree char *group = source_store_group (src->id);
+  const SourceControl *c = &src->control;
+
+  if (src->removed)
+    {
+      g_key_file_set_boolean (kf, group, "Removed", TRUE);
+      return;
+    }
+  g_key_file_set_string (kf, group, "Origin", src->definition_file ? "file" : "created");
+  g_key_file_set_boolean (kf, group, "Started", c->started);
+  g_key_file_set_uint64 (kf, group, "PausedAt", c->paused_at);
+  g_key_file_set_uint64 (kf, group, "SystemPausedAt", c->system_paused_at);
+  g_key_file_set_uint64 (kf, group, "CreatedAt", c->created_at);
+  g_key_file_set_uint64 (kf, group, "UpdatedAt", c->updated_at);
+  if (c->last_job_started_at)
+    g_key_file_set_uint64 (kf, group, "LastJobStartedAt", c->last_job_started_at);
+  if (c->last_exit_status)
+    g_key_file_set_integer (kf, group, "LastExitStatus", c->last_exit_status);
+  if (c->bookmark)
+    g_key_file_set_string (kf, group, "Bookmark", c->bookmark);
+  if (!src->definition_file)
+    source_settings_to_keyfile (src->settings, kf, group);
+}
+
+void
+source_control_from_keyfile (SourceControl *c, GKeyFile *kf, const char *group)
+{
+  c->started = g_key_file_get_boolean (kf, group, "Started", NULL);
+  c->paused_at = g_key_file_get_uint64 (kf, group, "PausedAt", NULL);
+  c->system_paused_at = g_key_file_get_uint64 (kf, group, "SystemPausedAt", NULL);
+  c->created_at = g_key_file_get_uint64 (kf, group, "CreatedAt", NULL);
+  c->updated_at = g_key_file_get_uint64 (kf, group, "UpdatedAt", NULL);
+  c->last_job_started_at = g_key_file_get_uint64 (kf, group, "LastJobStartedAt", NULL);
+  c->last_exit_status = g_key_file_get_integer (kf, group, "LastExitStatus", NULL);
+  g_free (c->bookmark);
+  c->bookmark = g_key_file_get_string (kf, group, "Bookmark", NULL);
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "settings.h"
+
+/* One data source: its settings, its persisted control state, and the
+ * runtime state the supervisor keeps. Mutators record which D-Bus properties
+ * they changed (Source.changed) so that the bus layer emits one
+ * PropertiesChanged per object per change, from the model, once. */
+
+typedef enum {
+  SOURCE_STATUS_STOPPED,
+  SOURCE_STATUS_STARTING,
+  SOURCE_STATUS_ACTIVE,
+  SOURCE_STATUS_PAUSED,
+  SOURCE_STATUS_STOPPING,
+  SOURCE_STATUS_FAILED,
+} SourceStatus;
+
+/* What the supervisor is doing; Status is derived from it and the pause. */
+typedef enum {
+  SOURCE_RUN_STOPPED,
+  SOURCE_RUN_STARTING,
+  SOURCE_RUN_RUNNING, /* worker running, restarting, or schedule armed */
+  SOURCE_RUN_STOPPING,
+  SOURCE_RUN_FAILED,
+} SourceRun;
+
+typedef enum {
+  SOURCE_PROP_DISPLAY_NAME = 1 << 0,
+  SOURCE_PROP_TYPE = 1 << 1,
+  SOURCE_PROP_STATUS = 1 << 2,
+  SOURCE_PROP_PAUSED_AT = 1 << 3,
+  SOURCE_PROP_SYSTEM_PAUSED_AT = 1 << 4,
+  SOURCE_PROP_ACTIVE = 1 << 5,
+  SOURCE_PROP_UPDATED_AT = 1 << 6,
+  SOURCE_PROP_FREQUENCY_MINUTES = 1 << 7,
+  SOURCE_PROP_CRON_EXPRESSION = 1 << 8,
+  SOURCE_PROP_LAST_ERROR = 1 << 9,
+  SOURCE_PROP_MAIN_PID = 1 << 10,
+  SOURCE_PROP_BOOKMARK = 1 << 11,
+  SOURCE_PROP_NEXT_RUN_AT = 1 << 12,
+  SOURCE_PROP_LAST_JOB_STARTED_AT = 1 << 13,
+  SOURCE_PROP_LAST_EXIT_STATUS = 1 << 14,
+} SourceProp;
+
+/* The part of a source that is persisted in the store. */
+typedef struct {
+  guint64 paused_at;
+  guint64 system_paused_at;
+  guint64 created_at;
+  guint64 updated_at;
+  guint64 last_job_started_at;
+  gboolean started;
+  gint last_exit_status;
+  char *bookmark; /* NULL: none */
+} SourceControl;
+
+typedef struct Worker Worker;
+
+typedef struct Source {
+  int ref_count;
+  char *id;
+  SourceSettings *settings;
+  char *definition_file; /* NULL: made with CreateSource */
+
+  SourceControl control;
+  SourceControl *rollback; /* the committed control while a change is pending */
+  gboolean removed;        /* removal pending or done */
+  gboolean is_new;         /* added in the batch not yet committed */
+
+  SourceRun run;
+  SourceStatus status; /* last derived, for change detection */
+  gboolean active;     /* likewise */
+  guint changed;       /* SourceProp bits not yet emitted */
+  char *last_error;    /* NULL: none */
+  guint64 next_run_at;
+  guint64 records_delivered, bytes_delivered, last_record_at;
+
+  /* Supervisor's bookkeeping (supervisor.c). */
+  Worker *worker;
+  gboolean job_running;
+  guint restart_timer;
+  guint schedule_timer;
+  guint kill_timer;
+  guint failures;
+  gboolean gave_up;
+  gboolean restart_pending;
+  GPtrArray *start_waiters; /* SupervisorWaiter */
+  GPtrArray *stop_waiters;
+} Source;
+
+Source *source_new (const char *id, SourceSettings *settings /* owned */, const char *definition_file);
+Source *source_ref (Source *src);
+void source_unref (Source *src);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Source, source_unref)
+
+const char *source_status_to_string (SourceStatus status);
+const char *source_display_name (const Source *src);
+gboolean source_is_paused (const Source *src);
+gboolean source_is_scheduled (const Source *src);
+
+/* Recomputes Status and Active (which depend on the run state, the pause and
+ * the Manager's gate) and marks what changed. Call after any mutation. */
+void source_refresh (Source *src, gboolean gate_paused);
+
+/* Control changes: each sets UpdatedAt and marks what changed. */
+void source_set_paused_at (Source *src, guint64 paused_at, guint64 now);
+void source_set_system_paused_at (Source *src, guint64 at, guint64 now);
+void source_set_started (Source *src, gboolean started, guint64 now);
+void source_set_last_job_started_at (Source *src, guint64 at);
+void source_set_last_exit_status (Source *src, gint status);
+void source_set_last_error (Source *src, const char *error);
+void source_set_run (Source *src, SourceRun run);
+void source_set_settings (Source *src, SourceSettings *settings /* owned */);
+void source_set_next_run_at (Source *src, guint64 at);
+
+/* Rollback support: keep the committed control state before the first
+ * change of a batch, restore it if the batch cannot be persisted. */
+void source_begin_change (Source *src);
+void source_commit_change (Source *src);
+void source_rollback_change (Source *src, gboolean gate_paused);
+
+void source_control_clear (SourceControl *control);
+void source_control_copy (SourceControl *to, const SourceControl *from);
+
+/* Names of the properties in @mask, for PropertiesChanged. */
+GStrv source_prop_names (guint mask);
+
+/* Store encoding: one "[Source <id>]" group. */
+char *source_store_group (const char *id);
+void source_to_keyfile (const Source *src, GKeyFile *kf);
+/* Reads the control keys of @group; missing keys keep their defaults. */
+void source_control_from_keyfile (SourceControl *control, GKeyFile *kf, const char *group);

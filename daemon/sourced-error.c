@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "sourced-error.h"
+
+#include <errno.h>
+
+G_DEFINE_QUARK (sourced-error-quark, sourced_error)
+
+static const struct {
+  SourcedError code;
+  const char *name;
+  int errnum;
+} error_map[] = {
+  { SOURCED_ERROR_FAILED, "org.freedesktop.DBus.Error.Failed", EIO },
+  { SOURCED_ERROR_NO_SUCH_SOURCE, "org.sourced.Sourced1.Error.NoSuchSource", ENOENT },
+  { SOURCED_ERROR_NOT_STOPPABLE, "org.sourced.Sourced1.Error.NotStoppable", EBUSY },
+  { SOURCED_ERROR_ALREADY_EXISTS, "org.sourced.Sourced1.Error.AlreadyExists", EEXIST },
+  { SOURCED_ERROR_NOT_SUPPORTED, "org.sourced.Sourced1.Error.NotSupported", EOPNOTSUPP },
+  { SOURCED_ERROR_TOO_LARGE, "org.sourced.Sourced1.Error.TooLarge", E2BIG },
+  { SOURCED_ERROR_PERSIST_FAILED, "org.sourced.Sourced1.Error.PersistFailed", EIO },
+  { SOURCED_ERROR_INVALID_ARGS, "org.freedesktop.DBus.Error.InvalidArgs", EINVAL },
+  { SOURCED_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied", EACCES },
+  { SOURCED_ERROR_UNKNOWN_OBJECT, "org.freedesktop.DBus.Error.UnknownObject", ENOENT },
+  { SOURCED_ERROR_PROPERTY_READ_ONLY, "org.freedesktop.DBus.Error.PropertyReadOnly", EROFS },
+  { SOURCED_ERROR_UNKNOWN_PROPERTY, "org.freedesktop.DBus.Error.UnknownProperty", ENOENT },
+};
+
+const char *
+sourced_error_to_dbus_name (SourcedError code)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (error_map); i++)
+    if (error_map[i].code == code)
+      return error_map[i].name;
+  return "org.freedesktop.DBus.Error.Failed";
+}
+
+int
+sourced_error_to_bus (const GError *error, sd_bus_error *ret)
+{
+  const char *name = "org.freedesktop.DBus.Error.Failed";
+  int errnum = EIO;
+
+  if (error->domain == SOURCED_ERROR)
+    for (gsize i = 0; i < G_N_ELEMENTS (error_map); i++)
+      if (error_map[i].code == (SourcedError) error->code)
+        {
+          name = error_map[i].name;
+          errnum = error_map[i].errnum;
+          break;
+        }
+
+  sd_bus_error_set (ret, name, error->message);
+  return -errnum;
+}
+
+int
+sourced_error_reply (sd_bus_message *call, const GError *error)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  int r;
+
+  sourced_error_to_bus (error, &e);
+  r = sd_bus_reply_method_error (call, &e);
+  sd_bus_error_free (&e);
+  return r;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+/* One error domain for everything sourced reports to clients; one table maps
+ * each code to its D-Bus name (see sourced-error.c), so handlers never spell
+ * error names themselves. */
+#define SOURCED_ERROR (sourced_error_quark ())
+
+typedef enum {
+  SOURCED_ERROR_FAILED,
+  SOURCED_ERROR_NO_SUCH_SOURCE,
+  SOURCED_ERROR_NOT_STOPPABLE,
+  SOURCED_ERROR_ALREADY_EXISTS,
+  SOURCED_ERROR_NOT_SUPPORTED,
+  SOURCED_ERROR_TOO_LARGE,
+  SOURCED_ERROR_PERSIST_FAILED,
+  SOURCED_ERROR_INVALID_ARGS,
+  SOURCED_ERROR_ACCESS_DENIED,
+  SOURCED_ERROR_UNKNOWN_OBJECT,
+  SOURCED_ERROR_PROPERTY_READ_ONLY,
+  SOURCED_ERROR_UNKNOWN_PROPERTY,
+} SourcedError;
+
+GQuark sourced_error_quark (void);
+
+const char *sourced_error_to_dbus_name (SourcedError code);
+
+/* Turns a GError into an sd_bus_error at the bus edge. Errors from other
+ * domains become org.freedesktop.DBus.Error.Failed with the same message.
+ * Returns the negative errno sd-bus callbacks are expected to return. */
+int sourced_error_to_bus (const GError *error, sd_bus_error *ret);
+
+/* Replies to @call with @error. */
+int sourced_error_reply (sd_bus_message *call, const GError *error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_slot, sd_bus_slot_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_creds, sd_bus_creds_unref)

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "source.h"
+#include "store.h"
+
+#define SOURCED_BUS_NAME "org.sourced.Sourced1"
+#define SOURCED_MANAGER_PATH "/org/sourced/Sourced1"
+#define SOURCED_SOURCE_PREFIX "/org/sourced/Sourced1/source"
+#define SOURCED_MANAGER_IFACE "org.sourced.Sourced1.Manager"
+#define SOURCED_SOURCE_IFACE "org.sourced.Sourced1.Source"
+/* dbus-daemon's default max_message_size on the system bus. */
+#define SOURCED_DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
+
+typedef struct CommitOp CommitOp;
+
+/* The daemon's state: one per process, handed to every callback. */
+typedef struct Sourced {
+  sd_bus *bus;
+  Store *store;
+  GTree *sources;    /* id -> Source*, in id order (ListSourcesPaged) */
+  guint n_sources;   /* not counting removed ones */
+  guint64 paused_at; /* the Manager's gate */
+  char *config_dir;
+  char *state_dir;
+  guint64 max_message_size;
+  GMainLoop *loop;
+  gboolean shutting_down;
+  int exit_code;
+
+  /* The batch waiting for the next group commit (commit.c). */
+  GPtrArray *batch_sources; /* Source*, ref'd */
+  GPtrArray *batch_ops;     /* CommitOp* */
+  gboolean batch_manager;
+  guint64 batch_manager_paused_at;
+  guint commit_idle;
+} Sourced;
+
+/* Wall-clock time in µs. */
+guint64 sourced_now (void);
+
+Source *sourced_lookup (Sourced *d, const char *id);
+void sourced_insert (Sourced *d, Source *src);
+void sourced_forget (Sourced *d, Source *src);

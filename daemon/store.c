@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+#include "sourced-error.h"
+
+#define STORE_VERSION 1
+#define SNAPSHOT_NAME "state.ini"
+#define JOURNAL_NAME "state.journal"
+#define TXN_MAGIC "#@txn "
+/* Below this, rewriting the snapshot is cheaper than keeping a journal. */
+#define MIN_JOURNAL_BEFORE_SNAPSHOT (1024 * 1024)
+
+struct Store {
+  char *dir;
+  char *snapshot_path;
+  char *journal_path;
+  char *fault_file;
+  int journal_fd;
+  guint64 journal_size;
+  guint64 snapshot_size;
+  guint64 seq;
+  guint64 n_syncs;
+};
+
+Store *
+store_new (const char *state_dir)
+{
+  Store *s = g_new0 (Store, 1);
+  s->dir = g_strdup (state_dir);
+  s->snapshot_path = g_build_filename (state_dir, SNAPSHOT_NAME, NULL);
+  s->journal_path = g_build_filename (state_dir, JOURNAL_NAME, NULL);
+  s->journal_fd = -1;
+  return s;
+}
+
+void
+store_free (Store *s)
+{
+  if (!s)
+    return;
+  if (s->journal_fd >= 0)
+    close (s->journal_fd);
+  g_free (s->dir);
+  g_free (s->snapshot_path);
+  g_free (s->journal_path);
+  g_free (s->fault_file);
+  g_free (s);
+}
+
+void
+store_set_fault_file (Store *s, const char *path)
+{
+  g_free (s->fault_file);
+  s->fault_file = g_strdup (path);
+}
+
+guint64
+store_get_n_syncs (Store *s)
+{
+  return s->n_syncs;
+}
+
+static gboolean
+set_errno_error (GError **error, int errnum, const char *what, const char *path)
+{
+  g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_PERSIST_FAILED,
+               "Could not %s %s: %s", what, path, g_strerror (errnum));
+  return FALSE;
+}
+
+static gboolean
+fault_injected (Store *s)
+{
+  return s->fault_file && g_file_test (s->fault_file, G_FILE_TEST_EXISTS);
+}
+
+static gboolean
+sync_dir (Store *s, GError **error)
+{
+  int fd = open (s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return set_errno_error (error, errno, "open", s->dir);
+  if (fsync (fd) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return set_errno_error (error, e, "sync", s->dir);
+    }
+  close (fd);
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd, const char *data, gsize length)
+{
+  while (length > 0)
+    {
+      ssize_t n = write (fd, data, length);
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return FALSE;
+        }
+      data += n;
+      length -= (gsize) n;
+    }
+  return TRUE;
+}
+
+static char *
+checksum_of (const char *data, gsize length)
+{
+  return g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) data, length);
+}
+
+void
+store_keyfile_replace_group (GKeyFile *to, GKeyFile *from, const char *group)
+{
+  g_auto (GStrv) keys = g_key_file_get_keys (from, group, NULL, NULL);
+
+  g_key_file_remove_group (to, group, NULL);
+  for (guint i = 0; keys && keys[i]; i++)
+    {
+      g_autofree char *v = g_key_file_get_value (from, group, keys[i], NULL);
+      g_key_file_set_value (to, group, keys[i], v);
+    }
+}
+
+/* Moves @path aside as <path>.corrupt-<timestamp>, never deleting it: the
+ * administrator decides what it was worth. */
+static gboolean
+move_aside (const char *path, GError **error)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *stamp = g_date_time_format (now, "%Y%m%dT%H%M%SZ");
+  g_autofree char *target = g_strdup_printf ("%s.corrupt-%s", path, stamp);
+
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  if (rename (path, target) < 0)
+    return set_errno_error (error, errno, "move aside", path);
+  g_warning ("State file %s cannot be trusted; moved it to %s and starting from the definition files",
+             path, target);
+  return TRUE;
+}
+
+/* Parses the snapshot; FALSE with @why set when it cannot be trusted. */
+static gboolean
+parse_snapshot (const char *data, gsize length, GKeyFile *kf, guint64 *journal_seq, char **why)
+{
+  const char *end_group = g_strrstr_len (data, (gssize) length, "\n[End]\n");
+  g_autoptr (GKeyFile) end = g_key_file_new ();
+  g_autoptr (GError) local = NULL;
+  g_autofree char *want = NULL, *have = NULL;
+
+  if (!end_group)
+    {
+      *why = g_strdup ("no [End] group: the file was cut short");
+      return FALSE;
+    }
+  end_group++;
+  if (!g_key_file_load_from_data (end, end_group, length - (gsize) (end_group - data), G_KEY_FILE_NONE, &local))
+    {
+      *why = g_strdup_printf ("[End] group unreadable: %s", local->message);
+      return FALSE;
+    }
+  want = g_key_file_get_string (end, "End", "Checksum", NULL);
+  have = checksum_of (data, (gsize) (end_group - data));
+  if (!want || !g_str_equal (want, have))
+    {
+      *why = g_strdup ("checksum mismatch: the file was changed or damaged");
+      return FALSE;
+    }
+  if (!g_key_file_load_from_data (kf, data, (gsize) (end_group - data), G_KEY_FILE_NONE, &local))
+    {
+      *why = g_strdup_printf ("not a key file: %s", local->message);
+      return FALSE;
+    }
+  if (g_key_file_get_integer (kf, "Store", "Version", NULL) != STORE_VERSION)
+    {
+      *why = g_strdup_printf ("unknown [Store] Version (this sourced reads %d)", STORE_VERSION);
+      return FALSE;
+    }
+  *journal_seq = g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
+  g_key_file_remove_group (kf, "Store", NULL);
+  return TRUE;
+}
+
+typedef enum { REPLAY_OK, REPLAY_TORN_TAIL, REPLAY_CORRUPT } ReplayResult;
+
+/* Applies the journal's transactions after @after_seq to @kf. *good_length is
+ * how much of the file holds complete transactions. */
+static ReplayResult
+replay_journal (const char *data, gsize length, guint64 after_seq, GKeyFile *kf,
+                guint64 *last_seq, gsize *good_length, char **why)
+{
+  gsize pos = 0;
+
+  *last_seq = after_seq;
+  while (pos < length)
+    {
+      const char *hdr = data + pos;
+      const char *nl = memchr (hdr, '\n', length - pos);
+      guint64 seq, len;
+      char sum[65];
+      g_autofree char *header = NULL;
+
+      *good_length = pos;
+      if (!nl)
+        goto torn;
+      header = g_strndup (hdr, (gsize) (nl - hdr));
+      if (!g_str_has_prefix (header, TXN_MAGIC) ||
+          sscanf (header + strlen (TXN_MAGIC), "%" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT " %64s", &seq, &len, sum) != 3)
+        {
+          *why = g_strdup_printf ("bad transaction header at byte %" G_GSIZE_FORMAT, pos);
+          return REPLAY_CORRUPT;
+        }
+      const char *body = nl + 1;
+      if ((gsize) (body - data) + len > length)
+        goto torn;
+      g_autofree char *have = checksum_of (body, len);
+      if (!g_str_equal (have, sum))
+        {
+          /* Only the last transaction can have been torn by a crash; a bad
+           * one with more after it means the file was damaged. */
+          if ((gsize) (body - data) + len == length)
+            goto torn;
+          *why = g_strdup_printf ("checksum mismatch in transaction %" G_GUINT64_FORMAT, seq);
+          return REPLAY_CORRUPT;
+        }
+      pos = (gsize) (body - data) + len;
+      *last_seq = MAX (*last_seq, seq);
+      if (seq <= after_seq)
+        continue; /* already in the snapshot */
+
+      g_autoptr (GKeyFile) txn = g_key_file_new ();
+      g_autoptr (GError) local = NULL;
+      if (!g_key_file_load_from_data (txn, body, len, G_KEY_FILE_NONE, &local))
+        {
+          *why = g_strdup_printf ("transaction %" G_GUINT64_FORMAT " unreadable: %s", seq, local->message);
+          return REPLAY_CORRUPT;
+        }
+      g_auto (GStrv) groups = g_key_file_get_groups (txn, NULL);
+      for (guint i = 0; groups[i]; i++)
+        store_keyfile_replace_group (kf, txn, groups[i]);
+    }
+  *good_length = pos;
+  return REPLAY_OK;
+
+torn:
+  return REPLAY_TORN_TAIL;
+}
+
+static gboolean
+open_journal (Store *s, GError **error)
+{
+  gboolean existed = g_file_test (s->journal_path, G_FILE_TEST_EXISTS);
+  struct stat st;
+
+  if (s->journal_fd >= 0)
+    return TRUE;
+  if (g_mkdir_with_parents (s->dir, 0755) < 0)
+    return set_errno_error (error, errno, "create the state directory", s->dir);
+  s->journal_fd = open (s->journal_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (s->journal_fd < 0)
+    return set_errno_error (error, errno, "open", s->journal_path);
+  if (fstat (s->journal_fd, &st) == 0)
+    s->journal_size = (guint64) st.st_size;
+  if (!existed && !sync_dir (s, error))
+    {
+      close (s->journal_fd);
+      s->journal_fd = -1;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GKeyFile *
+store_load (Store *s, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autofree char *snap = NULL, *journal = NULL, *why = NULL;
+  gsize snap_len = 0, journal_len = 0, good_len = 0;
+  guint64 journal_seq = 0;
+  g_autoptr (GError) local = NULL;
+
+  if (g_file_get_contents (s->snapshot_path, &snap, &snap_len, &local))
+    {
+      s->snapshot_size = snap_len;
+      if (!parse_snapshot (snap, snap_len, kf, &journal_seq, &why))
+        {
+          g_warning ("State file %s is corrupt (%s)", s->snapshot_path, why);
+          if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
+            return NULL;
+          s->snapshot_size = 0;
+          return g_key_file_new ();
+        }
+    }
+  else if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    {
+      g_warning ("State file %s is unreadable (%s)", s->snapshot_path, local->message);
+      if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
+        return NULL;
+      return g_key_file_new ();
+    }
+  g_clear_error (&local);
+  s->seq = journal_seq;
+
+  if (!g_file_get_contents (s->journal_path, &journal, &journal_len, &local))
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&kf);
+      g_warning ("State journal %s is unreadable (%s)", s->journal_path, local->message);
+      if (!move_aside (s->journal_path, error))
+        return NULL;
+      return g_steal_pointer (&kf);
+    }
+
+  switch (replay_journal (journal, journal_len, journal_seq, kf, &s->seq, &good_len, &why))
+    {
+    case REPLAY_OK:
+      break;
+    case REPLAY_TORN_TAIL:
+      /* A crash in the middle of an append: that transaction was never
+       * acknowledged, so dropping it loses nothing anyone was told about. */
+      g_message ("State journal %s ends in an incomplete transaction (a crash while writing it); "
+                 "dropping its last %" G_GSIZE_FORMAT " bytes",
+                 s->journal_path, journal_len - good_len);
+      if (truncate (s->journal_path, (off_t) good_len) < 0)
+        return set_errno_error (error, errno, "truncate", s->journal_path), NULL;
+      break;
+    case REPLAY_CORRUPT:
+      g_warning ("State journal %s is corrupt (%s)", s->journal_path, why);
+      if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
+        return NULL;
+      s->seq = 0;
+      s->snapshot_size = 0;
+      return g_key_file_new ();
+    }
+  return g_steal_pointer (&kf);
+}
+
+gboolean
+store_append (Store *s, const char *text, gsize length, GError **error)
+{
+  g_autofree char *sum = checksum_of (text, length);
+  g_autofree char *header = NULL;
+  guint64 old_size;
+
+  if (!open_journal (s, error))
+    return FALSE;
+  old_size = s->journal_size;
+  header = g_strdup_printf (TXN_MAGIC "%" G_GUINT64_FORMAT " %" G_GSIZE_FORMAT " %s\n", s->seq + 1, length, sum);
+
+  struct iovec iov[2] = { { header, strlen (header) }, { (void *) text, length } };
+  gsize total = iov[0].iov_len + iov[1].iov_len;
+  gboolean ok;
+  int errnum = 0;
+
+  if (fault_injected (s))
+    {
+      ok = FALSE;
+      errnum = ENOSPC;
+    }
+  else
+    {
+      ssize_t n = writev (s->journal_fd, iov, 2);
+      if (n == (ssize_t) total)
+        ok = TRUE;
+      else if (n >= 0)
+        {
+          /* A short write (disk full part way): finish it or fail. */
+          GString *all = g_string_new_len (header, (gssize) strlen (header));
+          g_string_append_len (all, text, (gssize) length);
+          ok = write_all (s->journal_fd, all->str + n, total - (gsize) n);
+          errnum = errno;
+          g_string_free (all, TRUE);
+        }
+      else
+        {
+          ok = FALSE;
+          errnum = errno;
+        }
+      if (ok && fdatasync (s->journal_fd) < 0)
+        {
+          ok = FALSE;
+          errnum = errno;
+        }
+    }
+
+  if (!ok)
+    {
+      /* Leave no partial transaction behind: the next append must follow a
+       * complete one, or the journal would read as damaged. If even that
+       * fails, close the fd so the next append reopens and retries. */
+      if (ftruncate (s->journal_fd, (off_t) old_size) < 0)
+        {
+          close (s->journal_fd);
+          s->journal_fd = -1;
+        }
+      return set_errno_error (error, errnum, "write", s->journal_path);
+    }
+  s->n_syncs++;
+  s->seq++;
+  s->journal_size = old_size + total;
+  return TRUE;
+}
+
+gboolean
+store_wants_snapshot (Store *s)
+{
+  return s->journal_size > MAX (MIN_JOURNAL_BEFORE_SNAPSHOT, s->snapshot_size);
+}
+
+gboolean
+store_write_snapshot (Store *s, const char *text, gsize length, GError **error)
+{
+  g_autofree char *tmp = g_strconcat (s->snapshot_path, ".tmp", NULL);
+  g_autofree char *head = g_strdup_printf ("[Store]\nVersion=%d\nJournalSeq=%" G_GUINT64_FORMAT "\n\n",
+                                           STORE_VERSION, s->seq);
+  GString *all = g_string_sized_new (length + 256);
+  g_autofree char *sum = NULL;
+  int fd;
+  gboolean ok;
+
+  g_string_append (all, head);
+  g_string_append_len (all, text, (gssize) length);
+  if (all->len && all->str[all->len - 1] != '\n')
+    g_string_append_c (all, '\n');
+  sum = checksum_of (all->str, all->len);
+  g_string_append_printf (all, "\n[End]\nChecksum=%s\n", sum);
+
+  if (g_mkdir_with_parents (s->dir, 0755) < 0)
+    {
+      g_string_free (all, TRUE);
+      return set_errno_error (error, errno, "create the state directory", s->dir);
+    }
+  if (fault_injected (s))
+    {
+      g_string_free (all, TRUE);
+      return set_errno_error (error, ENOSPC, "write", tmp);
+    }
+  fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      g_string_free (all, TRUE);
+      return set_errno_error (error, errno, "create", tmp);
+    }
+  ok = write_all (fd, all->str, all->len) && fsync (fd) == 0;
+  int errnum = errno;
+  close (fd);
+  if (!ok || rename (tmp, s->snapshot_path) < 0)
+    {
+      if (ok)
+        errnum = errno;
+      unlink (tmp);
+      g_string_free (all, TRUE);
+      return set_errno_error (error, errnum, "write", s->snapshot_path);
+    }
+  s->snapshot_size = all->len;
+  g_string_free (all, TRUE);
+  if (!sync_dir (s, error))
+    return FALSE;
+  s->n_syncs++;
+
+  /* The snapshot now holds every transaction up to s->seq; replaying them
+   * again would be harmless (each replaces whole groups), so a crash before
+   * this truncation loses nothing. */
+  if (open_journal (s, NULL) && ftruncate (s->journal_fd, 0) == 0 && fdatasync (s->journal_fd) == 0)
+    s->journal_size = 0;
+  return TRUE;
+}

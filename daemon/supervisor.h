@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sourced.h"
+
+/* Runs what the control state asks for: a started continuous source has its
+ * worker running (restarted with exponential backoff when it exits, paused
+ * by the daemon after MaxFailures exits in a row); a started scheduled source
+ * has its timer armed and runs one job at a time; a stopped one has nothing.
+ * The supervisor never persists by itself: it asks commit.c to. */
+
+typedef void (*SupervisorDone) (Sourced *d, Source *src, const GError *error, gpointer user_data);
+
+void supervisor_init (Sourced *d);
+
+/* Start or restart; @done runs once the worker runs (or the schedule is
+ * armed), or with the reason it could not be started. */
+void supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_data);
+/* Stop; @done runs once the worker has exited (SIGTERM, then SIGKILL after
+ * StopTimeoutSec). */
+void supervisor_stop (Sourced *d, Source *src, SupervisorDone done, gpointer user_data);
+/* Starts one job of a scheduled source now, even while paused. If a job is
+ * running already, no second one starts (jobs never overlap) and
+ * *started_at is that job's start. */
+gboolean supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error);
+/* After an Unpause: a source the daemon paused after repeated failures
+ * gets its worker back. */
+void supervisor_resume (Sourced *d, Source *src);
+/* Stops every worker without touching the persisted "started" state, then
+ * calls @done. */
+void supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data);

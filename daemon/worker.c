@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include "sourced-error.h"
+
+#define STDERR_LINE_MAX 1024
+
+struct Worker {
+  char *source_id;
+  GPid pid;
+  guint child_watch;
+  int stderr_fd;
+  guint stderr_watch;
+  GString *stderr_partial;
+  char *last_line;
+  gint64 started;
+  WorkerExitFunc on_exit;
+  gpointer user_data;
+};
+
+static void
+child_setup (gpointer user_data)
+{
+  pid_t parent = GPOINTER_TO_INT (user_data);
+
+  /* Own process group, so Stop reaches everything the worker started. */
+  setpgid (0, 0);
+  /* Never outlive sourced, even if it is killed with SIGKILL. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (127);
+  /* GLib leaves these as it found them; a worker wants the defaults. */
+  sigset_t all;
+  sigemptyset (&all);
+  sigprocmask (SIG_SETMASK, &all, NULL);
+  signal (SIGPIPE, SIG_DFL);
+}
+
+static void
+log_stderr_line (Worker *w, const char *line)
+{
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
+                    "SOURCE_ID", w->source_id,
+                    "MESSAGE", "%s: %s", w->source_id, line);
+  g_free (w->last_line);
+  w->last_line = g_strdup (line);
+}
+
+static gboolean
+on_stderr (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Worker *w = user_data;
+  char buf[4096];
+  ssize_t n = read (fd, buf, sizeof buf);
+
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0)
+    {
+      if (w->stderr_partial->len)
+        log_stderr_line (w, w->stderr_partial->str);
+      g_string_truncate (w->stderr_partial, 0);
+      w->stderr_watch = 0;
+      return G_SOURCE_REMOVE;
+    }
+  for (ssize_t i = 0; i < n; i++)
+    {
+      if (buf[i] == '\n')
+        {
+          log_stderr_line (w, w->stderr_partial->str);
+          g_string_truncate (w->stderr_partial, 0);
+        }
+      else if (w->stderr_partial->len < STDERR_LINE_MAX)
+        g_string_append_c (w->stderr_partial, buf[i]);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+drain_stderr (Worker *w)
+{
+  /* The child has exited; whatever it wrote is in the pipe already. */
+  if (w->stderr_watch)
+    {
+      while (on_stderr (w->stderr_fd, G_IO_IN, w) == G_SOURCE_CONTINUE)
+        ;
+      if (w->stderr_watch)
+        g_source_remove (w->stderr_watch);
+      w->stderr_watch = 0;
+    }
+}
+
+static void
+on_child_exit (GPid pid, gint wait_status, gpointer user_data)
+{
+  Worker *w = user_data;
+
+  w->child_watch = 0;
+  drain_stderr (w);
+  /* Whatever the main process left behind in its group goes with it. */
+  if (kill (-w->pid, SIGKILL) < 0 && errno != ESRCH)
+    g_debug ("%s: could not kill the rest of process group %d: %s", w->source_id, w->pid, g_strerror (errno));
+  g_spawn_close_pid (pid);
+  w->on_exit (w, wait_status, w->user_data);
+}
+
+Worker *
+worker_spawn (const char *source_id, const char *command_line, WorkerExitFunc on_exit, gpointer user_data,
+              GError **error)
+{
+  g_auto (GStrv) argv = NULL;
+  g_autoptr (GError) local = NULL;
+  Worker *w;
+  GPid pid;
+  int err_fd = -1;
+
+  if (!g_shell_parse_argv (command_line, NULL, &argv, &local))
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot parse Exec: %s", local->message);
+      return NULL;
+    }
+  if (!g_spawn_async_with_pipes (NULL, argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                 G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                 child_setup, GINT_TO_POINTER (getpid ()),
+                                 &pid, NULL, NULL, &err_fd, &local))
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot run '%s': %s", argv[0], local->message);
+      return NULL;
+    }
+  /* Also from this side, so a kill right after spawn reaches the group. */
+  setpgid (pid, pid);
+
+  w = g_new0 (Worker, 1);
+  w->source_id = g_strdup (source_id);
+  w->pid = pid;
+  w->on_exit = on_exit;
+  w->user_data = user_data;
+  w->started = g_get_monotonic_time ();
+  w->stderr_fd = err_fd;
+  w->stderr_partial = g_string_new (NULL);
+  g_unix_set_fd_nonblocking (err_fd, TRUE, NULL);
+  w->stderr_watch = g_unix_fd_add (err_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
+  w->child_watch = g_child_watch_add (pid, on_child_exit, w);
+  return w;
+}
+
+pid_t
+worker_get_pid (Worker *w)
+{
+  return w->pid;
+}
+
+gint64
+worker_get_started_monotonic (Worker *w)
+{
+  return w->started;
+}
+
+void
+worker_kill (Worker *w, int sig)
+{
+  if (kill (-w->pid, sig) < 0 && errno == ESRCH)
+    kill (w->pid, sig);
+}
+
+const char *
+worker_last_stderr_line (Worker *w)
+{
+  return w->last_line ? w->last_line : "";
+}
+
+void
+worker_free (Worker *w)
+{
+  if (!w)
+    return;
+  g_assert (w->child_watch == 0);
+  if (w->stderr_watch)
+    g_source_remove (w->stderr_watch);
+  if (w->stderr_fd >= 0)
+    close (w->stderr_fd);
+  g_string_free (w->stderr_partial, TRUE);
+  g_free (w->last_line);
+  g_free (w->source_id);
+  g_free (w);
+}
+
+char *
+worker_describe_exit (int wait_status)
+{
+  if (WIFEXITED (wait_status))
+    return g_strdup_printf ("exited with status %d", WEXITSTATUS (wait_status));
+  if (WIFSIGNALED (wait_status))
+    return g_strdup_printf ("killed by signal %d (%s)", WTERMSIG (wait_status), g_strsignal (WTERMSIG (wait_status)));
+  return g_strdup ("ended");
+}
+
+int
+worker_exit_code (int wait_status)
+{
+  if (WIFEXITED (wait_status))
+    return WEXITSTATUS (wait_status);
+  if (WIFSIGNALED (wait_status))
+    return -WTERMSIG (wait_status);
+  return -1;
+}
