@@ -156,7 +156,7 @@ begin_stop (Source *src)
       worker_kill (src->worker, SIGTERM);
       worker_kill (src->worker, SIGCONT);
       if (!src->kill_timer)
-        src->kill_timer = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, src->settings->stop_timeout_sec,
+        src->kill_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, src->settings->stop_timeout_sec * 1000,
                                                       on_kill_timeout, source_ref (src),
                                                       (GDestroyNotify) source_unref);
     }
@@ -371,7 +371,7 @@ handle_unexpected_exit (Source *src, int wait_status, gint64 ran_usec, const cha
   g_autofree char *msg = g_strdup_printf ("%s%s%s", how, last_line[0] ? ": " : "", last_line);
   g_message ("%s: worker %s; restarting in %" G_GUINT64_FORMAT " s", src->id, msg, delay);
   source_set_last_error (src, msg);
-  src->restart_timer = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, (guint) delay, on_restart_timeout,
+  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay * 1000, on_restart_timeout,
                                                    source_ref (src), (GDestroyNotify) source_unref);
 }
 

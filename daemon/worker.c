@@ -54,22 +54,22 @@ log_stderr_line (Worker *w, const char *line)
   w->last_line = g_strdup (line);
 }
 
-static gboolean
-on_stderr (gint fd, GIOCondition cond, gpointer user_data)
+/* Reads what is available: 1 if something was read, 0 if nothing is there
+ * for now, -1 at end of file or on error. */
+static int
+read_stderr (Worker *w)
 {
-  Worker *w = user_data;
   char buf[4096];
-  ssize_t n = read (fd, buf, sizeof buf);
+  ssize_t n = read (w->stderr_fd, buf, sizeof buf);
 
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
-    return G_SOURCE_CONTINUE;
+    return errno == EINTR ? 1 : 0;
   if (n <= 0)
     {
       if (w->stderr_partial->len)
         log_stderr_line (w, w->stderr_partial->str);
       g_string_truncate (w->stderr_partial, 0);
-      w->stderr_watch = 0;
-      return G_SOURCE_REMOVE;
+      return -1;
     }
   for (ssize_t i = 0; i < n; i++)
     {
@@ -81,21 +81,35 @@ on_stderr (gint fd, GIOCondition cond, gpointer user_data)
       else if (w->stderr_partial->len < STDERR_LINE_MAX)
         g_string_append_c (w->stderr_partial, buf[i]);
     }
-  return G_SOURCE_CONTINUE;
+  return 1;
 }
 
+static gboolean
+on_stderr (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Worker *w = user_data;
+
+  if (read_stderr (w) >= 0)
+    return G_SOURCE_CONTINUE;
+  w->stderr_watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* The main process has exited: what it wrote is in the pipe already. Read
+ * that, and stop watching (a grandchild may still hold the pipe open; its
+ * output is not this worker's any more). */
 static void
 drain_stderr (Worker *w)
 {
-  /* The child has exited; whatever it wrote is in the pipe already. */
-  if (w->stderr_watch)
-    {
-      while (on_stderr (w->stderr_fd, G_IO_IN, w) == G_SOURCE_CONTINUE)
-        ;
-      if (w->stderr_watch)
-        g_source_remove (w->stderr_watch);
-      w->stderr_watch = 0;
-    }
+  if (!w->stderr_watch)
+    return;
+  while (read_stderr (w) > 0)
+    ;
+  if (w->stderr_partial->len)
+    log_stderr_line (w, w->stderr_partial->str);
+  g_string_truncate (w->stderr_partial, 0);
+  g_source_remove (w->stderr_watch);
+  w->stderr_watch = 0;
 }
 
 static void

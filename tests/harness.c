@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+static const char *
+sourced_binary (void)
+{
+  const char *b = g_getenv ("SOURCED_BINARY");
+  g_assert_nonnull (b);
+  return b;
+}
+
+static void
+signal_free (Signal *s)
+{
+  g_free (s->path);
+  g_free (s->member);
+  g_strfreev (s->props);
+  g_free (s);
+}
+
+static int
+on_signal (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Harness *h = userdata;
+  Signal *s = g_new0 (Signal, 1);
+  const char *iface;
+
+  s->path = g_strdup (sd_bus_message_get_path (m));
+  s->member = g_strdup (sd_bus_message_get_member (m));
+  if (g_str_equal (s->member, "PropertiesChanged"))
+    {
+      GPtrArray *names = g_ptr_array_new ();
+      g_assert_cmpint (sd_bus_message_read (m, "s", &iface), >=, 0);
+      g_assert_cmpint (sd_bus_message_enter_container (m, 'a', "{sv}"), >=, 0);
+      while (sd_bus_message_enter_container (m, 'e', "sv") > 0)
+        {
+          const char *name;
+          g_assert_cmpint (sd_bus_message_read (m, "s", &name), >=, 0);
+          g_ptr_array_add (names, g_strdup (name));
+          g_assert_cmpint (sd_bus_message_skip (m, "v"), >=, 0);
+          g_assert_cmpint (sd_bus_message_exit_container (m), >=, 0);
+        }
+      g_ptr_array_add (names, NULL);
+      s->props = (GStrv) g_ptr_array_free (names, FALSE);
+    }
+  else if (g_str_equal (s->member, "InterfacesAdded") || g_str_equal (s->member, "InterfacesRemoved"))
+    {
+      const char *obj;
+      g_assert_cmpint (sd_bus_message_read (m, "o", &obj), >=, 0);
+      g_free (s->path);
+      s->path = g_strdup (obj);
+    }
+  g_ptr_array_add (h->signals, s);
+  return 0;
+}
+
+/* A test that aborts must not leave its bus behind. */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static void
+start_bus (Harness *h)
+{
+  g_autofree char *conf = g_build_filename (h->dir, "bus.conf", NULL);
+  g_autofree char *sock = g_build_filename (h->dir, "bus", NULL);
+  g_autofree char *text = g_strdup_printf (
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>\n"
+    "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
+    "<allow own=\"*\"/></policy>\n"
+    /* The system bus's limits (dbus-daemon's defaults for it). */
+    "<limit name=\"max_message_size\">33554432</limit>\n"
+    "<limit name=\"max_incoming_bytes\">133169152</limit>\n"
+    "</busconfig>\n", sock);
+  const char *argv[] = { "dbus-daemon", "--nofork", NULL, NULL };
+  g_autofree char *conf_arg = g_strdup_printf ("--config-file=%s", conf);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  argv[2] = conf_arg;
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL,
+                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                G_SPAWN_STDERR_TO_DEV_NULL,
+                                die_with_parent, NULL, &h->bus_pid, &error));
+  g_assert_no_error (error);
+  h->bus_address = g_strdup_printf ("unix:path=%s", sock);
+  for (int i = 0; i < 500 && !g_file_test (sock, G_FILE_TEST_EXISTS); i++)
+    g_usleep (10000);
+  g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
+
+  g_assert_cmpint (sd_bus_new (&h->client), >=, 0);
+  g_assert_cmpint (sd_bus_set_address (h->client, h->bus_address), >=, 0);
+  g_assert_cmpint (sd_bus_set_bus_client (h->client, 1), >=, 0);
+  g_assert_cmpint (sd_bus_start (h->client), >=, 0);
+  g_assert_cmpint (sd_bus_match_signal (h->client, NULL, NULL, NULL, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_signal, h), >=, 0);
+  g_assert_cmpint (sd_bus_match_signal (h->client, NULL, NULL, "/org/sourced/Sourced1",
+                                        "org.freedesktop.DBus.ObjectManager", NULL, on_signal, h), >=, 0);
+}
+
+Harness *
+harness_new (void)
+{
+  Harness *h = g_new0 (Harness, 1);
+  g_autoptr (GError) error = NULL;
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  g_autofree char *notify = NULL;
+
+  h->dir = g_dir_make_tmp ("sourced-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  h->config_dir = g_build_filename (h->dir, "config", NULL);
+  h->state_dir = g_build_filename (h->dir, "state", NULL);
+  h->log_path = g_build_filename (h->dir, "sourced.log", NULL);
+  g_autofree char *defs = g_build_filename (h->config_dir, "sources.d", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (defs, 0755), ==, 0);
+  h->signals = g_ptr_array_new_with_free_func ((GDestroyNotify) signal_free);
+
+  notify = g_build_filename (h->dir, "notify", NULL);
+  h->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (h->notify_fd, >=, 0);
+  g_strlcpy (sa.sun_path, notify, sizeof sa.sun_path);
+  g_assert_cmpint (bind (h->notify_fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
+
+  start_bus (h);
+  return h;
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
+  g_assert_cmpint (system (cmd), ==, 0);
+}
+
+void
+harness_free (Harness *h)
+{
+  if (h->daemon_pid > 0)
+    harness_kill (h, SIGKILL);
+  if (g_test_failed ())
+    {
+      g_autofree char *log = harness_log (h);
+      g_test_message ("sourced's log:\n%s", log);
+    }
+  sd_bus_flush_close_unref (h->client);
+  if (h->bus_pid > 0)
+    {
+      kill (h->bus_pid, SIGTERM);
+      waitpid (h->bus_pid, NULL, 0);
+    }
+  close (h->notify_fd);
+  if (!g_getenv ("SOURCED_TEST_KEEP"))
+    rm_rf (h->dir);
+  g_ptr_array_unref (h->signals);
+  g_strfreev (h->extra_env);
+  g_free (h->dir);
+  g_free (h->config_dir);
+  g_free (h->state_dir);
+  g_free (h->bus_address);
+  g_free (h->log_path);
+  g_free (h);
+}
+
+void
+harness_write_definition (Harness *h, const char *id, const char *contents)
+{
+  g_autofree char *name = g_strconcat (id, ".source", NULL);
+  g_autofree char *path = g_build_filename (h->config_dir, "sources.d", name, NULL);
+  g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+}
+
+void
+harness_remove_definition (Harness *h, const char *id)
+{
+  g_autofree char *name = g_strconcat (id, ".source", NULL);
+  g_autofree char *path = g_build_filename (h->config_dir, "sources.d", name, NULL);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+}
+
+static gboolean
+wait_ready (Harness *h)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      struct pollfd p = { h->notify_fd, POLLIN, 0 };
+      char buf[4096];
+      ssize_t n;
+
+      if (poll (&p, 1, 100) > 0)
+        {
+          n = recv (h->notify_fd, buf, sizeof buf - 1, 0);
+          if (n > 0)
+            {
+              buf[n] = '\0';
+              if (strstr (buf, "READY=1"))
+                return TRUE;
+            }
+        }
+      if (waitpid (h->daemon_pid, NULL, WNOHANG) == h->daemon_pid)
+        {
+          h->daemon_pid = 0;
+          return FALSE;
+        }
+    }
+  return FALSE;
+}
+
+void
+harness_start (Harness *h, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) env = g_get_environ ();
+  g_autofree char *notify = g_build_filename (h->dir, "notify", NULL);
+  g_autoptr (GError) error = NULL;
+  va_list ap;
+  const char *arg;
+  int log_fd;
+
+  g_assert_cmpint (h->daemon_pid, ==, 0);
+  g_ptr_array_add (argv, g_strdup (sourced_binary ()));
+  g_ptr_array_add (argv, g_strdup ("--session"));
+  g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", h->config_dir));
+  g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", h->state_dir));
+  va_start (ap, h);
+  while ((arg = va_arg (ap, const char *)))
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  env = g_environ_setenv (env, "DBUS_SESSION_BUS_ADDRESS", h->bus_address, TRUE);
+  env = g_environ_setenv (env, "NOTIFY_SOCKET", notify, TRUE);
+  env = g_environ_setenv (env, "G_DEBUG", "fatal-criticals", TRUE);
+  env = g_environ_setenv (env, "G_MESSAGES_DEBUG", "all", TRUE);
+  for (guint i = 0; h->extra_env && h->extra_env[i]; i++)
+    env = g_environ_setenv (env, h->extra_env[i], h->extra_env[i + 1], TRUE), i++;
+
+  log_fd = open (h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  g_assert_cmpint (log_fd, >=, 0);
+  g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata,
+                                                   (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   NULL, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                                   &h->daemon_pid, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  close (log_fd);
+  if (!wait_ready (h))
+    {
+      g_autofree char *log = harness_log (h);
+      g_test_message ("sourced did not become ready; log:\n%s", log);
+      g_assert_not_reached ();
+    }
+}
+
+int
+harness_kill (Harness *h, int sig)
+{
+  int status = 0;
+
+  g_assert_cmpint (h->daemon_pid, >, 0);
+  kill (h->daemon_pid, sig);
+  g_assert_cmpint (waitpid (h->daemon_pid, &status, 0), ==, h->daemon_pid);
+  h->daemon_pid = 0;
+  /* Let the bus forget the old owner before anyone calls the name again. */
+  harness_sync (h);
+  return status;
+}
+
+char *
+harness_log (Harness *h)
+{
+  char *log = NULL;
+  if (!g_file_get_contents (h->log_path, &log, NULL, NULL))
+    return g_strdup ("");
+  return log;
+}
+
+char *
+source_path (const char *id)
+{
+  char *p = NULL;
+  g_assert_cmpint (sd_bus_path_encode ("/org/sourced/Sourced1/source", id, &p), >=, 0);
+  return p;
+}
+
+int
+harness_call (Harness *h, const char *path, const char *iface, const char *member, sd_bus_error *error,
+              sd_bus_message **reply, const char *types, ...)
+{
+  sd_bus_error local = SD_BUS_ERROR_NULL;
+  va_list ap;
+  int r;
+
+  va_start (ap, types);
+  {
+    sd_bus_message *m = NULL;
+    g_assert_cmpint (sd_bus_message_new_method_call (h->client, &m, "org.sourced.Sourced1", path, iface, member), >=, 0);
+    if (types)
+      g_assert_cmpint (sd_bus_message_appendv (m, types, ap), >=, 0);
+    r = sd_bus_call (h->client, m, 30 * G_USEC_PER_SEC, error ? error : &local, reply);
+    sd_bus_message_unref (m);
+  }
+  va_end (ap);
+  if (!error && r < 0)
+    g_error ("%s.%s on %s failed: %s: %s", iface, member, path, local.name, local.message);
+  sd_bus_error_free (&local);
+  return r;
+}
+
+void
+harness_source_call_ok (Harness *h, const char *id, const char *member)
+{
+  g_autofree char *path = source_path (id);
+  harness_call (h, path, "org.sourced.Sourced1.Source", member, NULL, NULL, NULL);
+}
+
+char *
+harness_source_call_error (Harness *h, const char *id, const char *member, const char *error_name)
+{
+  g_autofree char *path = source_path (id);
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  char *msg;
+
+  g_assert_cmpint (harness_call (h, path, "org.sourced.Sourced1.Source", member, &e, NULL, NULL), <, 0);
+  g_assert_cmpstr (e.name, ==, error_name);
+  msg = g_strdup (e.message);
+  sd_bus_error_free (&e);
+  return msg;
+}
+
+static sd_bus_message *
+get_property (Harness *h, const char *path, const char *iface, const char *prop, const char *type)
+{
+  sd_bus_message *reply = NULL;
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  int r = sd_bus_get_property (h->client, "org.sourced.Sourced1", path, iface, prop, &e, &reply, type);
+  if (r < 0)
+    g_error ("Get %s.%s on %s: %s", iface, prop, path, e.message);
+  return reply;
+}
+
+char *
+harness_get_s (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  char *v = NULL;
+  int r = sd_bus_get_property_string (h->client, "org.sourced.Sourced1", path, "org.sourced.Sourced1.Source", prop,
+                                      NULL, &v);
+  g_assert_cmpint (r, >=, 0);
+  return v;
+}
+
+guint64
+harness_get_t (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  guint64 v = 0;
+  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "t");
+  g_assert_cmpint (sd_bus_message_read (m, "t", &v), >=, 0);
+  sd_bus_message_unref (m);
+  return v;
+}
+
+guint32
+harness_get_u (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  guint32 v = 0;
+  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "u");
+  g_assert_cmpint (sd_bus_message_read (m, "u", &v), >=, 0);
+  sd_bus_message_unref (m);
+  return v;
+}
+
+gint32
+harness_get_i (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  gint32 v = 0;
+  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "i");
+  g_assert_cmpint (sd_bus_message_read (m, "i", &v), >=, 0);
+  sd_bus_message_unref (m);
+  return v;
+}
+
+gboolean
+harness_get_b (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  int v = 0;
+  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "b");
+  g_assert_cmpint (sd_bus_message_read (m, "b", &v), >=, 0);
+  sd_bus_message_unref (m);
+  return v;
+}
+
+guint64
+harness_manager_get_t (Harness *h, const char *prop)
+{
+  guint64 v = 0;
+  sd_bus_message *m = get_property (h, "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", prop, "t");
+  g_assert_cmpint (sd_bus_message_read (m, "t", &v), >=, 0);
+  sd_bus_message_unref (m);
+  return v;
+}
+
+void
+harness_sync (Harness *h)
+{
+  /* A round trip to the bus: every message sent to us before it is queued. */
+  sd_bus_message *reply = NULL;
+  g_assert_cmpint (sd_bus_call_method (h->client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "GetId", NULL, &reply, NULL), >=, 0);
+  sd_bus_message_unref (reply);
+  while (sd_bus_process (h->client, NULL) > 0)
+    ;
+}
+
+void
+harness_clear_signals (Harness *h)
+{
+  harness_sync (h);
+  g_ptr_array_set_size (h->signals, 0);
+}
+
+guint
+harness_count_changed (Harness *h, const char *id, const char *prop)
+{
+  g_autofree char *path = source_path (id);
+  guint n = 0;
+
+  harness_sync (h);
+  for (guint i = 0; i < h->signals->len; i++)
+    {
+      Signal *s = h->signals->pdata[i];
+      if (g_str_equal (s->member, "PropertiesChanged") && g_str_equal (s->path, path) &&
+          (!prop || g_strv_contains ((const char *const *) s->props, prop)))
+        n++;
+    }
+  return n;
+}
+
+guint
+harness_count_member (Harness *h, const char *member)
+{
+  guint n = 0;
+
+  harness_sync (h);
+  for (guint i = 0; i < h->signals->len; i++)
+    if (g_str_equal (((Signal *) h->signals->pdata[i])->member, member))
+      n++;
+  return n;
+}
+
+gboolean
+harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      g_autofree char *s = harness_get_s (h, id, "Status");
+      if (g_str_equal (s, status))
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20000);
+    }
+}
+
+gboolean
+pid_alive (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+
+  if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* A zombie is not alive. */
+  const char *p = strrchr (stat, ')');
+  return p && p[1] == ' ' && p[2] != 'Z';
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The integration tests' world: a private dbus-daemon with the system bus's
+ * limits, temporary config and state directories, the real sourced binary
+ * (waited for through its own sd_notify READY=1), and an sd-bus client. */
+
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+typedef struct {
+  char *dir;
+  char *config_dir;
+  char *state_dir;
+  char *bus_address;
+  char *log_path;
+  GPid bus_pid;
+  GPid daemon_pid;
+  int notify_fd;
+  sd_bus *client;
+  GPtrArray *signals; /* Signal* */
+  char **extra_env;
+} Harness;
+
+typedef struct {
+  char *path;
+  char *member;    /* PropertiesChanged, InterfacesAdded, InterfacesRemoved */
+  GStrv props;     /* changed property names (PropertiesChanged) */
+} Signal;
+
+Harness *harness_new (void);
+void harness_free (Harness *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Harness, harness_free)
+
+void harness_write_definition (Harness *h, const char *id, const char *contents);
+void harness_remove_definition (Harness *h, const char *id);
+/* Starts sourced and waits for READY=1; extra arguments NULL-terminated. */
+void harness_start (Harness *h, ...) G_GNUC_NULL_TERMINATED;
+/* Sends @sig and waits for the daemon to exit; returns its wait status. */
+int harness_kill (Harness *h, int sig);
+char *harness_log (Harness *h);
+
+char *source_path (const char *id);
+
+/* Calls a method; returns the sd-bus result; @error may be NULL (then the
+ * call must succeed). */
+int harness_call (Harness *h, const char *path, const char *iface, const char *member, sd_bus_error *error,
+                  sd_bus_message **reply, const char *types, ...);
+void harness_source_call_ok (Harness *h, const char *id, const char *member);
+/* Calls and checks the error name; returns the message (free it). */
+char *harness_source_call_error (Harness *h, const char *id, const char *member, const char *error_name);
+
+char *harness_get_s (Harness *h, const char *id, const char *prop);
+guint64 harness_get_t (Harness *h, const char *id, const char *prop);
+guint32 harness_get_u (Harness *h, const char *id, const char *prop);
+gint32 harness_get_i (Harness *h, const char *id, const char *prop);
+gboolean harness_get_b (Harness *h, const char *id, const char *prop);
+guint64 harness_manager_get_t (Harness *h, const char *prop);
+
+/* Dispatches whatever has arrived, after a round trip so that every signal
+ * sent before now is in. */
+void harness_sync (Harness *h);
+void harness_clear_signals (Harness *h);
+/* PropertiesChanged signals on @id's object carrying @prop (NULL: any). */
+guint harness_count_changed (Harness *h, const char *id, const char *prop);
+guint harness_count_member (Harness *h, const char *member);
+/* Waits up to @timeout_ms for source @id's Status to become @status. */
+gboolean harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms);
+
+gboolean pid_alive (pid_t pid);
