@@ -435,8 +435,10 @@ store_write_snapshot (Store *s, const char *text, gsize length, GError **error)
   g_string_append_len (all, text, (gssize) length);
   if (all->len && all->str[all->len - 1] != '\n')
     g_string_append_c (all, '\n');
+  g_string_append_c (all, '\n');
+  /* The checksum covers everything up to the [End] line. */
   sum = checksum_of (all->str, all->len);
-  g_string_append_printf (all, "\n[End]\nChecksum=%s\n", sum);
+  g_string_append_printf (all, "[End]\nChecksum=%s\n", sum);
 
   if (g_mkdir_with_parents (s->dir, 0755) < 0)
     {

@@ -1,1 +1,446 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for the pure parts: ids and settings, the definition parser,
+ * the store's encoding and recovery, the scheduler, the state machine. */
+#include <glib/gstdio.h>
+#include <time.h>
+
+#include "definition.h"
+#include "scheduler.h"
+#include "settings.h"
+#include "source.h"
+#include "sourced-error.h"
+#include "store.h"
+
+static void
+test_ids (void)
+{
+  g_autofree char *id64 = g_strnfill (64, 'a');
+  g_autofree char *id65 = g_strnfill (65, 'a');
+
+  g_assert_true (source_id_is_valid ("shopify"));
+  g_assert_true (source_id_is_valid ("a.b_c-D9"));
+  g_assert_true (source_id_is_valid (id64));
+  g_assert_false (source_id_is_valid (""));
+  g_assert_false (source_id_is_valid (id65));
+  g_assert_false (source_id_is_valid ("bad id!"));
+  g_assert_false (source_id_is_valid (".hidden"));
+  g_assert_false (source_id_is_valid ("-opt"));
+  g_assert_false (source_id_is_valid ("a/b"));
+  g_assert_false (source_id_is_valid ("é"));
+}
+
+static void
+test_definition_ok (void)
+{
+  const char *text = "# comment\n[Source]\nDisplayName=Shop\\sify\nType=singer      # inline note\n"
+                     "Exec=/usr/bin/tap --config \"/etc/x y.json\"\nFrequencyMinutes=60\nInitialState=paused\n"
+                     "StopTimeoutSec=3\n";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SourceSettings) s = definition_parse ("x.source", text, strlen (text), &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (s->display_name, ==, "Shop ify");
+  g_assert_cmpint (s->type, ==, SOURCE_TYPE_SINGER);
+  g_assert_cmpstr (s->exec, ==, "/usr/bin/tap --config \"/etc/x y.json\"");
+  g_assert_cmpuint (s->frequency_minutes, ==, 60);
+  g_assert_cmpint (s->initial_state, ==, INITIAL_STATE_PAUSED);
+  g_assert_cmpuint (s->stop_timeout_sec, ==, 3);
+  g_assert_cmpuint (s->restart_sec, ==, DEFAULT_RESTART_SEC);
+  g_assert_cmpuint (s->max_failures, ==, DEFAULT_MAX_FAILURES);
+}
+
+static void
+check_definition_error (const char *text, const char *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SourceSettings) s = definition_parse ("f.source", text, strlen (text), &error);
+
+  g_assert_null (s);
+  g_assert_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS);
+  if (!strstr (error->message, expected))
+    g_error ("expected '%s' in '%s'", expected, error->message);
+}
+
+static void
+test_definition_errors (void)
+{
+  check_definition_error ("[Source]\nExec=true\nnot a line\n", "f.source:3:");
+  check_definition_error ("[Source]\nExec=true\nBogus=1\n", "f.source:3: Unknown setting 'Bogus'");
+  check_definition_error ("[Source]\nExec=true\nFrequencyMinutes=-1\n", "f.source:3: Invalid value '-1' for setting 'FrequencyMinutes'");
+  check_definition_error ("[Source]\nExec=true\nFrequencyMinutes=12abc\n", "FrequencyMinutes");
+  check_definition_error ("[Source]\nExec=true\nType=rsync\n", "f.source:3: Invalid value 'rsync' for setting 'Type'");
+  check_definition_error ("[Source]\nExec=true\nInitialState=on\n", "InitialState");
+  check_definition_error ("[Source]\nExec=\"unterminated\n", "f.source:2:");
+  check_definition_error ("[Source]\nDisplayName=x\n", "Missing setting 'Exec'");
+  check_definition_error ("Exec=true\n", "f.source:1: key outside the [Source] group");
+  check_definition_error ("[Other]\nExec=true\n", "f.source:1: unknown group");
+  check_definition_error ("[Source\nExec=true\n", "f.source:1: malformed group header");
+  check_definition_error ("", "no [Source] group");
+  check_definition_error ("[Source]\nExec=true\nCronExpression=* * *\n", "CronExpression");
+  check_definition_error ("[Source]\nExec=true\nCronExpression=0 * * * *\nFrequencyMinutes=5\n", "not both");
+  check_definition_error ("[Source]\nExec=true\nSink=relative/path\n", "Sink");
+  check_definition_error ("[Source]\nExec=true\nSink=/a\nTarget=b\n", "not both");
+  check_definition_error ("[Source]\nExec=tr\xff\n", "UTF-8");
+  check_definition_error ("[Source]\nExec=true\nRestartSec=0\n", "RestartSec");
+  g_autofree char *huge = g_strdup_printf ("[Source]\nExec=%s\n", g_strnfill (5000, 'x'));
+  check_definition_error (huge, "longer than 4096");
+}
+
+static void
+test_definition_filename (void)
+{
+  g_autofree char *a = definition_id_from_filename ("shop.source");
+  g_autofree char *b = definition_id_from_filename ("bad id.source");
+  g_autofree char *c = definition_id_from_filename ("shop.conf");
+
+  g_assert_cmpstr (a, ==, "shop");
+  g_assert_null (b);
+  g_assert_null (c);
+}
+
+static void
+test_settings_typed (void)
+{
+  g_autoptr (SourceSettings) s = source_settings_new ();
+  g_autoptr (GError) error = NULL;
+  guint32 u = 7;
+  const char *str = "x";
+
+  g_assert_true (source_settings_set_typed (s, "MaxFailures", 'u', &u, &error));
+  g_assert_cmpuint (s->max_failures, ==, 7);
+  g_assert_false (source_settings_set_typed (s, "MaxFailures", 's', &str, &error));
+  g_assert_nonnull (strstr (error->message, "'MaxFailures'"));
+  g_clear_error (&error);
+  g_assert_false (source_settings_set_typed (s, "Nope", 's', &str, &error));
+  g_assert_cmpstr (error->message, ==, "Unknown setting 'Nope'");
+}
+
+/* ---- store ------------------------------------------------------------- */
+
+static char *
+make_tmp (void)
+{
+  return g_dir_make_tmp ("sourced-unit-XXXXXX", NULL);
+}
+
+static void
+rm_rf (const char *path)
+{
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", path);
+  g_assert_cmpint (system (cmd), ==, 0);
+}
+
+static void
+test_store_roundtrip (void)
+{
+  g_autofree char *dir = make_tmp ();
+  g_autoptr (GError) error = NULL;
+
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=5\n", 22, &error));
+    g_assert_true (store_append (st, "[Source b]\nPausedAt=6\n", 22, &error));
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=7\n", 22, &error));
+    g_assert_cmpuint (store_get_n_syncs (st), ==, 3); /* one fsync'd write per transaction */
+  }
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 7);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source b", "PausedAt", NULL), ==, 6);
+    /* A snapshot folds the journal in; later appends go on top. */
+    g_assert_true (store_write_snapshot (st, "[Source a]\nPausedAt=7\n[Source b]\nPausedAt=6\n", 44, &error));
+    g_assert_true (store_append (st, "[Source b]\nPausedAt=8\n", 22, &error));
+  }
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 7);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source b", "PausedAt", NULL), ==, 8);
+  }
+  rm_rf (dir);
+}
+
+static void
+test_store_torn_and_corrupt (void)
+{
+  g_autofree char *dir = make_tmp ();
+  g_autofree char *journal = g_build_filename (dir, "state.journal", NULL);
+  g_autofree char *data = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize len;
+
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=5\n", 22, &error));
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=6\n", 22, &error));
+  }
+  g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
+  /* Cut in the middle of the last transaction: it is dropped. */
+  g_assert_true (g_file_set_contents (journal, data, (gssize) len - 5, NULL));
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 5);
+    /* And the journal is usable again. */
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=9\n", 22, &error));
+  }
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 9);
+  }
+  /* Damage in the middle: moved aside, empty store, never overwritten. */
+  g_clear_pointer (&data, g_free);
+  g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
+  char *p = strstr (data, "PausedAt=5");
+  g_assert_nonnull (p);
+  p[9] = '4';
+  g_assert_true (g_file_set_contents (journal, data, (gssize) len, NULL));
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_false (g_key_file_has_group (kf, "Source a"));
+    g_assert_false (g_file_test (journal, G_FILE_TEST_EXISTS));
+  }
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  gboolean aside = FALSE;
+  while ((name = g_dir_read_name (d)))
+    aside |= g_str_has_prefix (name, "state.journal.corrupt-");
+  g_assert_true (aside);
+  rm_rf (dir);
+}
+
+static void
+test_store_fault (void)
+{
+  g_autofree char *dir = make_tmp ();
+  g_autofree char *fault = g_build_filename (dir, "fault", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (Store) st = store_new (dir);
+  g_autoptr (GKeyFile) kf = store_load (st, &error);
+
+  store_set_fault_file (st, fault);
+  g_assert_true (g_file_set_contents (fault, "", -1, NULL));
+  g_assert_false (store_append (st, "[Source a]\nPausedAt=5\n", 22, &error));
+  g_assert_error (error, SOURCED_ERROR, SOURCED_ERROR_PERSIST_FAILED);
+  g_clear_error (&error);
+  g_unlink (fault);
+  g_assert_true (store_append (st, "[Source a]\nPausedAt=6\n", 22, &error));
+  {
+    g_autoptr (Store) st2 = store_new (dir);
+    g_autoptr (GKeyFile) kf2 = store_load (st2, &error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf2, "Source a", "PausedAt", NULL), ==, 6);
+  }
+  rm_rf (dir);
+}
+
+/* ---- scheduler --------------------------------------------------------- */
+
+static guint64
+utc (int y, int mo, int d, int h, int mi)
+{
+  struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi };
+  return (guint64) timegm (&tm) * G_USEC_PER_SEC;
+}
+
+static void
+check_cron (const char *expr, guint64 after, guint64 expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CronSchedule) c = cron_schedule_parse (expr, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (cron_schedule_next (c, after), ==, expected);
+}
+
+static void
+test_cron (void)
+{
+  check_cron ("*/15 * * * *", utc (2026, 1, 1, 10, 7), utc (2026, 1, 1, 10, 15));
+  check_cron ("0 * * * *", utc (2026, 1, 1, 10, 0), utc (2026, 1, 1, 11, 0)); /* strictly after */
+  check_cron ("30 2 * * *", utc (2026, 12, 31, 3, 0), utc (2027, 1, 1, 2, 30)); /* year end */
+  check_cron ("0 0 31 * *", utc (2026, 4, 1, 0, 0), utc (2026, 5, 31, 0, 0)); /* April has 30 days */
+  check_cron ("0 0 29 2 *", utc (2026, 3, 1, 0, 0), utc (2028, 2, 29, 0, 0)); /* next leap day */
+}
+
+static void
+test_cron_more (void)
+{
+  check_cron ("0 9 * * mon-fri", utc (2026, 11, 21, 12, 0) /* Saturday */, utc (2026, 11, 23, 9, 0));
+  check_cron ("0 0 * * 7", utc (2026, 11, 23, 0, 0), utc (2026, 11, 29, 0, 0)); /* 7 = Sunday */
+  /* Both day fields restricted: either matches (Vixie cron). */
+  check_cron ("0 0 1 * fri", utc (2026, 11, 22, 0, 0), utc (2026, 11, 27, 0, 0));
+  check_cron ("0 12 1 jan,jul *", utc (2026, 2, 1, 0, 0), utc (2026, 7, 1, 12, 0));
+  check_cron ("5/20 * * * *", utc (2026, 1, 1, 10, 6), utc (2026, 1, 1, 10, 25));
+  /* Never matches: no next run. */
+  check_cron ("0 0 31 2 *", utc (2026, 1, 1, 0, 0), 0);
+
+  const char *bad[] = { "", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
+                        "* * * * 8", "a * * * *", "1-0 * * * *", "*/0 * * * *" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (CronSchedule) c = cron_schedule_parse (bad[i], &error);
+      g_assert_null (c);
+      g_assert_nonnull (error);
+    }
+}
+
+static void
+test_frequency (void)
+{
+  guint64 now = utc (2026, 6, 1, 12, 0);
+  guint64 min = (guint64) 60 * G_USEC_PER_SEC;
+
+  g_assert_cmpuint (frequency_next (60, 0, now), ==, now);                    /* never ran: now */
+  g_assert_cmpuint (frequency_next (60, now - 10 * min, now), ==, now + 50 * min);
+  g_assert_cmpuint (frequency_next (60, now - 90 * min, now), ==, now);       /* overdue: now */
+}
+
+/* ---- state machine ----------------------------------------------------- */
+
+static Source *
+make_source (void)
+{
+  SourceSettings *s = source_settings_new ();
+  s->exec = g_strdup ("true");
+  return source_new ("s", s, NULL);
+}
+
+static void
+test_status_derivation (void)
+{
+  g_autoptr (Source) src = make_source ();
+
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_STOPPED);
+  g_assert_false (src->active);
+
+  source_set_run (src, SOURCE_RUN_RUNNING);
+  src->changed = 0;
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_ACTIVE);
+  g_assert_true (src->active);
+  g_assert_cmpuint (src->changed, ==, SOURCE_PROP_STATUS | SOURCE_PROP_ACTIVE);
+
+  /* The gate: Active follows, Status does not. */
+  src->changed = 0;
+  source_refresh (src, TRUE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_ACTIVE);
+  g_assert_false (src->active);
+  g_assert_cmpuint (src->changed, ==, SOURCE_PROP_ACTIVE);
+
+  /* Nothing changed: nothing marked. */
+  src->changed = 0;
+  source_refresh (src, TRUE);
+  g_assert_cmpuint (src->changed, ==, 0);
+
+  src->changed = 0;
+  source_set_paused_at (src, 100, 200);
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
+  g_assert_false (src->active);
+  g_assert_cmpuint (src->changed, ==, SOURCE_PROP_PAUSED_AT | SOURCE_PROP_UPDATED_AT | SOURCE_PROP_STATUS);
+
+  /* The daemon's own pause counts as paused; unpausing clears both. */
+  source_set_paused_at (src, 0, 300);
+  source_set_system_paused_at (src, 400, 400);
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
+  source_set_paused_at (src, 0, 500);
+  g_assert_cmpuint (src->control.system_paused_at, ==, 0);
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_ACTIVE);
+
+  const struct { SourceRun run; SourceStatus status; } rows[] = {
+    { SOURCE_RUN_STARTING, SOURCE_STATUS_STARTING },
+    { SOURCE_RUN_STOPPING, SOURCE_STATUS_STOPPING },
+    { SOURCE_RUN_FAILED, SOURCE_STATUS_FAILED },
+    { SOURCE_RUN_STOPPED, SOURCE_STATUS_STOPPED },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++)
+    {
+      source_set_run (src, rows[i].run);
+      source_refresh (src, FALSE);
+      g_assert_cmpint (src->status, ==, rows[i].status);
+      g_assert_false (src->active);
+    }
+}
+
+static void
+test_rollback (void)
+{
+  g_autoptr (Source) src = make_source ();
+
+  source_set_run (src, SOURCE_RUN_RUNNING);
+  source_refresh (src, FALSE);
+  src->changed = 0;
+  source_begin_change (src);
+  source_set_paused_at (src, 100, 100);
+  source_refresh (src, FALSE);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
+  source_rollback_change (src, FALSE);
+  g_assert_cmpuint (src->control.paused_at, ==, 0);
+  g_assert_cmpint (src->status, ==, SOURCE_STATUS_ACTIVE);
+  g_assert_true (src->active);
+  g_assert_cmpuint (src->changed, ==, 0);
+  g_assert_null (src->rollback);
+}
+
+static void
+test_store_encoding (void)
+{
+  g_autoptr (Source) src = make_source ();
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  SourceControl c = { 0 };
+
+  src->control.paused_at = 11;
+  src->control.system_paused_at = 12;
+  src->control.created_at = 13;
+  src->control.updated_at = 14;
+  src->control.started = TRUE;
+  src->control.bookmark = g_strdup ("{\"a\": 1}");
+  source_to_keyfile (src, kf);
+  g_assert_cmpstr (g_key_file_get_value (kf, "Source s", "Origin", NULL), ==, "created");
+  g_assert_cmpstr (g_key_file_get_value (kf, "Source s", "Exec", NULL), ==, "true");
+  source_control_from_keyfile (&c, kf, "Source s");
+  g_assert_cmpuint (c.paused_at, ==, 11);
+  g_assert_cmpuint (c.system_paused_at, ==, 12);
+  g_assert_cmpuint (c.created_at, ==, 13);
+  g_assert_cmpuint (c.updated_at, ==, 14);
+  g_assert_true (c.started);
+  g_assert_cmpstr (c.bookmark, ==, "{\"a\": 1}");
+  source_control_clear (&c);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* The recovery paths warn on purpose; that is what they are for. */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_test_add_func ("/unit/ids", test_ids);
+  g_test_add_func ("/unit/definition/ok", test_definition_ok);
+  g_test_add_func ("/unit/definition/errors", test_definition_errors);
+  g_test_add_func ("/unit/definition/filename", test_definition_filename);
+  g_test_add_func ("/unit/settings/typed", test_settings_typed);
+  g_test_add_func ("/unit/store/roundtrip", test_store_roundtrip);
+  g_test_add_func ("/unit/store/torn-and-corrupt", test_store_torn_and_corrupt);
+  g_test_add_func ("/unit/store/fault", test_store_fault);
+  g_test_add_func ("/unit/scheduler/cron", test_cron);
+  g_test_add_func ("/unit/scheduler/cron-more", test_cron_more);
+  g_test_add_func ("/unit/scheduler/frequency", test_frequency);
+  g_test_add_func ("/unit/source/status", test_status_derivation);
+  g_test_add_func ("/unit/source/rollback", test_rollback);
+  g_test_add_func ("/unit/source/store-encoding", test_store_encoding);
+  return g_test_run ();
+}

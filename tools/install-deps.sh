@@ -1,0 +1,16 @@
+#!/bin/bash
+# Installs what building, running and testing sourced needs on Debian 12,
+# and only what is missing. Used by tools/demo.sh and tests/ci.sh.
+set -euo pipefail
+DEPS="meson ninja-build gcc pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev dbus systemd python3"
+missing=""
+for p in $DEPS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "Installing:$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
