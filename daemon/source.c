@@ -288,10 +288,16 @@ source_to_keyfile (const Source *src, GKeyFile *kf)
       g_key_file_set_boolean (kf, group, "Removed", TRUE);
       return;
     }
+  /* Only what differs from the defaults: at 100,000 sources, every key
+   * costs memory when the store is loaded. A group is always rewritten
+   * whole, so a missing key reliably means "default". */
   g_key_file_set_string (kf, group, "Origin", src->definition_file ? "file" : "created");
-  g_key_file_set_boolean (kf, group, "Started", c->started);
-  g_key_file_set_uint64 (kf, group, "PausedAt", c->paused_at);
-  g_key_file_set_uint64 (kf, group, "SystemPausedAt", c->system_paused_at);
+  if (c->started)
+    g_key_file_set_boolean (kf, group, "Started", TRUE);
+  if (c->paused_at)
+    g_key_file_set_uint64 (kf, group, "PausedAt", c->paused_at);
+  if (c->system_paused_at)
+    g_key_file_set_uint64 (kf, group, "SystemPausedAt", c->system_paused_at);
   g_key_file_set_uint64 (kf, group, "CreatedAt", c->created_at);
   g_key_file_set_uint64 (kf, group, "UpdatedAt", c->updated_at);
   if (c->last_job_started_at)

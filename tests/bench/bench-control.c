@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Control-plane benchmark. Starts the real sourced with N sources on a
+ * private bus (system-bus limits) and measures, in the same run:
+ *   - org.freedesktop.DBus.Peer.Ping round trips to sourced (the reference),
+ *   - Pause/Unpause round trips (each one a real, durable change),
+ * with 1 and with 32 calls in flight, and prints each as a ratio to Ping;
+ * also fsync'd journal writes per change, exec-to-READY=1 time and peak
+ * RSS. Machines here are noisy: read the ratios, not the absolute rates.
+ *
+ *   build/tests/bench/bench-control [N ...]     (default: 100 100000)
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../harness.h"
+
+#define IN_FLIGHT 32
+#define SECONDS 2.0
+
+typedef struct {
+  Harness *h;
+  guint n_sources;
+  gboolean ping;
+  guint64 done;
+  guint64 issued;
+  gint64 deadline;
+  guint pending;
+  guint next_source;
+} Load;
+
+static int issue (Load *l, guint slot);
+
+static int
+on_reply (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Load *l = userdata;
+
+  if (sd_bus_message_is_method_error (m, NULL))
+    g_error ("call failed: %s", sd_bus_message_get_error (m)->message);
+  l->done++;
+  l->pending--;
+  if (g_get_monotonic_time () < l->deadline)
+    issue (l, 0);
+  return 1;
+}
+
+static int
+issue (Load *l, guint slot)
+{
+  sd_bus_message *m = NULL;
+  int r;
+
+  if (l->ping)
+    r = sd_bus_message_new_method_call (l->h->client, &m, "org.sourced.Sourced1", "/org/sourced/Sourced1",
+                                        "org.freedesktop.DBus.Peer", "Ping");
+  else
+    {
+      /* Round-robin over IN_FLIGHT sources; each call flips its source, so
+       * every call is a change that must be written. */
+      guint src = l->next_source++ % MIN (l->n_sources, IN_FLIGHT);
+      guint flip = (guint) ((l->issued / MIN (l->n_sources, IN_FLIGHT)) % 2);
+      g_autofree char *id = g_strdup_printf ("src%06u", src);
+      g_autofree char *path = source_path (id);
+      r = sd_bus_message_new_method_call (l->h->client, &m, "org.sourced.Sourced1", path,
+                                          "org.sourced.Sourced1.Source", flip ? "Unpause" : "Pause");
+    }
+  g_assert_cmpint (r, >=, 0);
+  l->issued++;
+  l->pending++;
+  r = sd_bus_call_async (l->h->client, NULL, m, on_reply, l, 0);
+  g_assert_cmpint (r, >=, 0);
+  sd_bus_message_unref (m);
+  return r;
+}
+
+/* Round trips per second with @in_flight calls outstanding. */
+static double
+measure (Harness *h, guint n_sources, gboolean ping, guint in_flight, guint64 *n_done)
+{
+  Load l = { h, n_sources, ping, 0, 0, 0, 0, 0 };
+  gint64 t0 = g_get_monotonic_time ();
+
+  l.deadline = t0 + (gint64) (SECONDS * G_USEC_PER_SEC);
+  for (guint i = 0; i < in_flight; i++)
+    issue (&l, i);
+  while (l.pending > 0)
+    {
+      int r = sd_bus_process (h->client, NULL);
+      g_assert_cmpint (r, >=, 0);
+      if (r == 0)
+        sd_bus_wait (h->client, UINT64_MAX);
+    }
+  if (n_done)
+    *n_done = l.done;
+  return (double) l.done / ((double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
+}
+
+/* Transactions ever written: the last journal sequence number (each is one
+ * fdatasync'd append), or the snapshot's when the journal was just folded. */
+static guint64
+count_transactions (Harness *h)
+{
+  g_autofree char *journal = g_build_filename (h->state_dir, "state.journal", NULL);
+  g_autofree char *snapshot = g_build_filename (h->state_dir, "state.ini", NULL);
+  g_autofree char *data = NULL;
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  guint64 seq = 0;
+  const char *last = NULL;
+
+  if (g_file_get_contents (journal, &data, NULL, NULL))
+    for (const char *p = data; (p = strstr (p, "#@txn ")); p++)
+      last = p;
+  if (last)
+    return g_ascii_strtoull (last + 6, NULL, 10);
+  if (g_key_file_load_from_file (kf, snapshot, G_KEY_FILE_NONE, NULL))
+    seq = g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
+  return seq;
+}
+
+static long
+peak_rss_kb (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &status, NULL, NULL) || !(p = strstr (status, "VmHWM:")))
+    return -1;
+  return strtol (p + 6, NULL, 10);
+}
+
+static double
+run (guint n, double *per_change_32)
+{
+  g_autoptr (Harness) h = harness_new ();
+  gint64 t0;
+  double ready_first, ready_again;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("src%06u", i);
+      harness_write_definition (h, id, "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+    }
+  t0 = g_get_monotonic_time ();
+  harness_start (h, NULL);
+  ready_first = (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
+  /* Steady state: the sources are known, the store has them. */
+  harness_kill (h, SIGTERM);
+  t0 = g_get_monotonic_time ();
+  harness_start (h, NULL);
+  ready_again = (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
+
+  guint64 changes1 = 0, changes32 = 0;
+  double ping1 = measure (h, n, TRUE, 1, NULL);
+  guint64 tx0 = count_transactions (h);
+  double pause1 = measure (h, n, FALSE, 1, &changes1);
+  guint64 tx1 = count_transactions (h);
+  double ping32 = measure (h, n, TRUE, IN_FLIGHT, NULL);
+  double pause32 = measure (h, n, FALSE, IN_FLIGHT, &changes32);
+  guint64 tx2 = count_transactions (h);
+  long rss = peak_rss_kb (h->daemon_pid);
+
+  printf ("N=%u sources\n", n);
+  printf ("  exec to READY=1: %.3f s first start (persists %u new sources), %.3f s restart\n", ready_first, n,
+          ready_again);
+  printf ("  peak RSS (VmHWM): %.1f MB\n", rss / 1024.0);
+  printf ("  1 in flight:  Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping1, pause1, pause1 / ping1);
+  printf ("  32 in flight: Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping32, pause32, pause32 / ping32);
+  printf ("  fsync'd journal writes per change: %.3f with 1 in flight (%" G_GUINT64_FORMAT " for %" G_GUINT64_FORMAT
+          "), %.3f with 32 (%" G_GUINT64_FORMAT " for %" G_GUINT64_FORMAT ")\n",
+          (double) (tx1 - tx0) / (double) changes1, tx1 - tx0, changes1,
+          (double) (tx2 - tx1) / (double) changes32, tx2 - tx1, changes32);
+  fflush (stdout);
+  *per_change_32 = pause32 / ping32;
+  return pause1 / ping1;
+}
+
+int
+main (int argc, char **argv)
+{
+  guint sizes[8] = { 100, 100000 };
+  guint n_sizes = 2;
+  double r1[8], r32[8];
+
+  if (!g_getenv ("SOURCED_BINARY"))
+    g_setenv ("SOURCED_BINARY", "build/daemon/sourced", TRUE);
+  if (argc > 1)
+    {
+      n_sizes = 0;
+      for (int i = 1; i < argc && n_sizes < 8; i++)
+        sizes[n_sizes++] = (guint) strtoul (argv[i], NULL, 10);
+    }
+  for (guint i = 0; i < n_sizes; i++)
+    r1[i] = run (sizes[i], &r32[i]);
+  if (n_sizes >= 2)
+    printf ("Per-change cost vs N: ratio-to-Ping at N=%u over N=%u: %.2f (1 in flight), %.2f (32 in flight)\n",
+            sizes[n_sizes - 1], sizes[0], r1[n_sizes - 1] / r1[0], r32[n_sizes - 1] / r32[0]);
+  return 0;
+}
