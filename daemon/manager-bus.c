@@ -257,20 +257,28 @@ lookup_checked (Sourced *d, const char *id, sd_bus_error *error)
   return src;
 }
 
+/* Reads the id argument of @m and finds its source: 0 and *ret set, or a
+ * negative errno with @error set (InvalidArgs, NoSuchSource). */
+static int
+read_source_arg (Sourced *d, sd_bus_message *m, Source **ret, sd_bus_error *error)
+{
+  const char *id;
+  int r = sd_bus_message_read (m, "s", &id);
+
+  if (r < 0)
+    return r;
+  *ret = lookup_checked (d, id, error);
+  return *ret ? 0 : -ENOENT;
+}
+
 static int
 method_get_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  Sourced *d = userdata;
-  const char *id;
   Source *src;
-  int r;
+  int r = read_source_arg (userdata, m, &src, error);
 
-  r = sd_bus_message_read (m, "s", &id);
   if (r < 0)
     return r;
-  src = lookup_checked (d, id, error);
-  if (!src)
-    return -ENOENT;
   g_autofree char *path = source_bus_path (src->id);
   return sd_bus_reply_method_return (m, "o", path);
 }
@@ -422,16 +430,11 @@ static int
 method_remove_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Sourced *d = userdata;
-  const char *id;
   Source *src;
-  int r;
+  int r = read_source_arg (d, m, &src, error);
 
-  r = sd_bus_message_read (m, "s", &id);
   if (r < 0)
     return r;
-  src = lookup_checked (d, id, error);
-  if (!src)
-    return -ENOENT;
   if (src->definition_file)
     return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
                               "Source '%s' is defined in %s: remove the file and Reload", src->id,

@@ -320,30 +320,31 @@ source_bus_emit_changes (Sourced *d, Source *src)
     g_warning ("Could not emit PropertiesChanged for %s: %s", src->id, g_strerror (-r));
 }
 
-void
-source_bus_emit_added (Sourced *d, Source *src)
+static void
+emit_interface (Sourced *d, Source *src, gboolean added)
 {
   g_autofree char *path = NULL;
+  int r;
 
   if (!bus_ready (d))
     return;
   path = source_bus_path (src->id);
-  int r = sd_bus_emit_interfaces_added (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
+  r = added ? sd_bus_emit_interfaces_added (d->bus, path, SOURCED_SOURCE_IFACE, NULL)
+            : sd_bus_emit_interfaces_removed (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
   if (r < 0)
-    g_warning ("Could not emit InterfacesAdded for %s: %s", src->id, g_strerror (-r));
+    g_warning ("Could not emit Interfaces%s for %s: %s", added ? "Added" : "Removed", src->id, g_strerror (-r));
+}
+
+void
+source_bus_emit_added (Sourced *d, Source *src)
+{
+  emit_interface (d, src, TRUE);
 }
 
 void
 source_bus_emit_removed (Sourced *d, Source *src)
 {
-  g_autofree char *path = NULL;
-
-  if (!bus_ready (d))
-    return;
-  path = source_bus_path (src->id);
-  int r = sd_bus_emit_interfaces_removed (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
-  if (r < 0)
-    g_warning ("Could not emit InterfacesRemoved for %s: %s", src->id, g_strerror (-r));
+  emit_interface (d, src, FALSE);
 }
 
 #define PROP(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
