@@ -366,47 +366,52 @@ harness_get_s (Harness *h, const char *id, const char *prop)
   return v;
 }
 
+/* Reads a property of basic type @type into @out. */
+static void
+get_basic (Harness *h, const char *path, const char *iface, const char *prop, char type, void *out)
+{
+  const char sig[2] = { type, 0 };
+  sd_bus_message *m = get_property (h, path, iface, prop, sig);
+  g_assert_cmpint (sd_bus_message_read_basic (m, type, out), >=, 0);
+  sd_bus_message_unref (m);
+}
+
+static void
+get_source_basic (Harness *h, const char *id, const char *prop, char type, void *out)
+{
+  g_autofree char *path = source_path (id);
+  get_basic (h, path, "org.sourced.Sourced1.Source", prop, type, out);
+}
+
 guint64
 harness_get_t (Harness *h, const char *id, const char *prop)
 {
-  g_autofree char *path = source_path (id);
   guint64 v = 0;
-  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "t");
-  g_assert_cmpint (sd_bus_message_read (m, "t", &v), >=, 0);
-  sd_bus_message_unref (m);
+  get_source_basic (h, id, prop, 't', &v);
   return v;
 }
 
 guint32
 harness_get_u (Harness *h, const char *id, const char *prop)
 {
-  g_autofree char *path = source_path (id);
   guint32 v = 0;
-  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "u");
-  g_assert_cmpint (sd_bus_message_read (m, "u", &v), >=, 0);
-  sd_bus_message_unref (m);
+  get_source_basic (h, id, prop, 'u', &v);
   return v;
 }
 
 gint32
 harness_get_i (Harness *h, const char *id, const char *prop)
 {
-  g_autofree char *path = source_path (id);
   gint32 v = 0;
-  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "i");
-  g_assert_cmpint (sd_bus_message_read (m, "i", &v), >=, 0);
-  sd_bus_message_unref (m);
+  get_source_basic (h, id, prop, 'i', &v);
   return v;
 }
 
 gboolean
 harness_get_b (Harness *h, const char *id, const char *prop)
 {
-  g_autofree char *path = source_path (id);
   int v = 0;
-  sd_bus_message *m = get_property (h, path, "org.sourced.Sourced1.Source", prop, "b");
-  g_assert_cmpint (sd_bus_message_read (m, "b", &v), >=, 0);
-  sd_bus_message_unref (m);
+  get_source_basic (h, id, prop, 'b', &v);
   return v;
 }
 
@@ -414,9 +419,7 @@ guint64
 harness_manager_get_t (Harness *h, const char *prop)
 {
   guint64 v = 0;
-  sd_bus_message *m = get_property (h, "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", prop, "t");
-  g_assert_cmpint (sd_bus_message_read (m, "t", &v), >=, 0);
-  sd_bus_message_unref (m);
+  get_basic (h, "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", prop, 't', &v);
   return v;
 }
 
