@@ -11,8 +11,6 @@
 /* What a message needs besides its body: header, fields, slack. */
 #define MESSAGE_OVERHEAD 4096
 
-static Sourced *the_daemon;
-
 void
 manager_bus_emit (Sourced *d, const char *property)
 {
@@ -531,7 +529,6 @@ manager_bus_register (Sourced *d)
 {
   int r;
 
-  the_daemon = d;
   r = sd_bus_add_filter (d->bus, NULL, bus_filter, d);
   if (r < 0)
     return r;
