@@ -70,8 +70,11 @@ on_commit_idle (gpointer user_data)
 void
 commit_schedule (Sourced *d)
 {
+  /* Ahead of every default-priority event: a change the daemon made (a
+   * checkpoint, the first checkpoint of a sink) is durable before the next
+   * byte is read from a worker. */
   if (!d->commit_idle)
-    d->commit_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_commit_idle, d, NULL);
+    d->commit_idle = g_idle_add_full (G_PRIORITY_HIGH, on_commit_idle, d, NULL);
 }
 
 static void

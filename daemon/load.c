@@ -162,6 +162,7 @@ load_initial (Sourced *d, GError **error)
         }
       src = source_new (id, g_steal_pointer (&settings), NULL);
       source_control_from_keyfile (&src->control, kf, groups[i]);
+      source_restore_counters (src);
       sourced_insert (d, src);
     }
 
@@ -183,7 +184,10 @@ load_initial (Sourced *d, GError **error)
         }
       src = source_new (key, g_steal_pointer (&def->settings), def->path);
       if (g_key_file_has_group (kf, group) && !g_key_file_get_boolean (kf, group, "Removed", NULL))
-        source_control_from_keyfile (&src->control, kf, group);
+        {
+          source_control_from_keyfile (&src->control, kf, group);
+          source_restore_counters (src);
+        }
       else
         {
           /* First sight: InitialState applies, once; persist it. */

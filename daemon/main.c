@@ -18,12 +18,6 @@
 #include "sourced-error.h"
 #include "supervisor.h"
 
-guint64
-sourced_now (void)
-{
-  return (guint64) g_get_real_time ();
-}
-
 Source *
 sourced_lookup (Sourced *d, const char *id)
 {
@@ -257,6 +251,11 @@ main (int argc, char **argv)
   if (opt_max_message_size < 0 || (opt_max_message_size > 0 && opt_max_message_size < 8192))
     {
       fprintf (stderr, "sourced: --max-message-size must be at least 8192\n");
+      return 2;
+    }
+  if (!sourced_clock_init_from_env (&error))
+    {
+      fprintf (stderr, "sourced: %s\n", error->message);
       return 2;
     }
   if (opt_verbose)

@@ -94,7 +94,8 @@ get_property (sd_bus *bus, const char *path, const char *interface, const char *
         return sd_bus_message_append (reply, "t", c->last_job_started_at);
       return sd_bus_message_append (reply, "i", c->last_exit_status);
     case 'M':
-      return sd_bus_message_append (reply, "u", src->worker ? (guint32) worker_get_pid (src->worker) : 0u);
+      return sd_bus_message_append (reply, "u",
+                                      src->worker && !src->finishing ? (guint32) worker_get_pid (src->worker) : 0u);
     case 'N':
       return sd_bus_message_append (reply, "t", src->next_run_at);
     case 'P':
@@ -305,7 +306,9 @@ source_bus_emit_changes (Sourced *d, Source *src)
   g_auto (GStrv) names = NULL;
   g_autofree char *path = NULL;
 
-  if (!src->changed)
+  /* A change waiting for its commit is announced by the commit, once it is
+   * durable (or never, if it fails). */
+  if (!src->changed || src->rollback)
     return;
   if (!bus_ready (d) || src->is_new || src->removed)
     {

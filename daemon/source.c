@@ -1,6 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "source.h"
 
+#include "pump.h"
+
+static void (*refresh_hook) (Source *src, gboolean gate_paused);
+
+void
+source_set_refresh_hook (void (*hook) (Source *src, gboolean gate_paused))
+{
+  refresh_hook = hook;
+}
+
 Source *
 source_new (const char *id, SourceSettings *settings, const char *definition_file)
 {
@@ -27,14 +37,17 @@ void
 source_control_clear (SourceControl *c)
 {
   g_clear_pointer (&c->bookmark, g_free);
+  g_clear_pointer (&c->sink_path, g_free);
 }
 
 void
 source_control_copy (SourceControl *to, const SourceControl *from)
 {
   g_free (to->bookmark);
+  g_free (to->sink_path);
   *to = *from;
   to->bookmark = g_strdup (from->bookmark);
+  to->sink_path = g_strdup (from->sink_path);
 }
 
 void
@@ -43,6 +56,9 @@ source_unref (Source *src)
   if (!src || --src->ref_count > 0)
     return;
   g_assert (src->worker == NULL);
+  pump_free (src->pump);
+  g_free (src->exit_last_line);
+  g_free (src->broken);
   g_free (src->id);
   source_settings_free (src->settings);
   g_free (src->definition_file);
@@ -110,6 +126,8 @@ source_refresh (Source *src, gboolean gate_paused)
       src->active = active;
       src->changed |= SOURCE_PROP_ACTIVE;
     }
+  if (refresh_hook)
+    refresh_hook (src, gate_paused);
 }
 
 static void
@@ -204,6 +222,33 @@ source_set_next_run_at (Source *src, guint64 at)
       src->next_run_at = at;
       src->changed |= SOURCE_PROP_NEXT_RUN_AT;
     }
+}
+
+void
+source_set_bookmark (Source *src, const char *bookmark)
+{
+  if (g_strcmp0 (src->control.bookmark, bookmark) != 0)
+    {
+      g_free (src->control.bookmark);
+      src->control.bookmark = g_strdup (bookmark);
+      src->changed |= SOURCE_PROP_BOOKMARK;
+    }
+}
+
+void
+source_save_counters (Source *src)
+{
+  src->control.records_delivered = src->records_delivered;
+  src->control.bytes_delivered = src->bytes_delivered;
+  src->control.last_record_at = src->last_record_at;
+}
+
+void
+source_restore_counters (Source *src)
+{
+  src->records_delivered = src->control.records_delivered;
+  src->bytes_delivered = src->control.bytes_delivered;
+  src->last_record_at = src->control.last_record_at;
 }
 
 void
@@ -306,6 +351,17 @@ source_to_keyfile (const Source *src, GKeyFile *kf)
     g_key_file_set_integer (kf, group, "LastExitStatus", c->last_exit_status);
   if (c->bookmark)
     g_key_file_set_string (kf, group, "Bookmark", c->bookmark);
+  if (c->sink_path)
+    {
+      g_key_file_set_string (kf, group, "SinkPath", c->sink_path);
+      g_key_file_set_uint64 (kf, group, "SinkOffset", c->sink_offset);
+    }
+  if (c->records_delivered)
+    g_key_file_set_uint64 (kf, group, "RecordsDelivered", c->records_delivered);
+  if (c->bytes_delivered)
+    g_key_file_set_uint64 (kf, group, "BytesDelivered", c->bytes_delivered);
+  if (c->last_record_at)
+    g_key_file_set_uint64 (kf, group, "LastRecordAt", c->last_record_at);
   if (!src->definition_file)
     source_settings_to_keyfile (src->settings, kf, group);
 }
@@ -322,4 +378,10 @@ source_control_from_keyfile (SourceControl *c, GKeyFile *kf, const char *group)
   c->last_exit_status = g_key_file_get_integer (kf, group, "LastExitStatus", NULL);
   g_free (c->bookmark);
   c->bookmark = g_key_file_get_string (kf, group, "Bookmark", NULL);
+  g_free (c->sink_path);
+  c->sink_path = g_key_file_get_string (kf, group, "SinkPath", NULL);
+  c->sink_offset = g_key_file_get_uint64 (kf, group, "SinkOffset", NULL);
+  c->records_delivered = g_key_file_get_uint64 (kf, group, "RecordsDelivered", NULL);
+  c->bytes_delivered = g_key_file_get_uint64 (kf, group, "BytesDelivered", NULL);
+  c->last_record_at = g_key_file_get_uint64 (kf, group, "LastRecordAt", NULL);
 }

@@ -56,7 +56,18 @@ typedef struct {
   gboolean started;
   gint last_exit_status;
   char *bookmark; /* NULL: none */
+  /* The last checkpoint of a Singer source with a file sink: everything up
+   * to sink_offset in sink_path goes with bookmark. */
+  char *sink_path;
+  guint64 sink_offset;
+  /* Delivery counters as last persisted (for a Singer file sink: at the
+   * checkpoint). */
+  guint64 records_delivered;
+  guint64 bytes_delivered;
+  guint64 last_record_at;
 } SourceControl;
+
+typedef struct Pump Pump;
 
 typedef struct Worker Worker;
 
@@ -81,6 +92,14 @@ typedef struct Source {
 
   /* Supervisor's bookkeeping (supervisor.c). */
   Worker *worker;
+  Pump *pump;           /* the data path; lives as long as the source */
+  gboolean finishing;   /* the worker exited, its output is being delivered */
+  int exit_wait_status; /* of the worker, while finishing */
+  gint64 exit_ran_usec;
+  char *exit_last_line;
+  char *broken;         /* why the data path ended the run, if it did */
+  gboolean job_override; /* a RunJob while paused: this job's data flows */
+  gboolean was_held;     /* paused or gated at the last refresh */
   gboolean job_running;
   guint restart_timer;
   guint schedule_timer;
@@ -116,6 +135,15 @@ void source_set_last_error (Source *src, const char *error);
 void source_set_run (Source *src, SourceRun run);
 void source_set_settings (Source *src, SourceSettings *settings /* owned */);
 void source_set_next_run_at (Source *src, guint64 at);
+void source_set_bookmark (Source *src, const char *bookmark);
+/* The counters as they stand now become the persisted ones. */
+void source_save_counters (Source *src);
+/* …and back: the counters start from the persisted ones. */
+void source_restore_counters (Source *src);
+
+/* Called at the end of every source_refresh(), so that whoever runs the
+ * data path sees each change of the pause or the run state at once. */
+void source_set_refresh_hook (void (*hook) (Source *src, gboolean gate_paused));
 
 /* Rollback support: keep the committed control state before the first
  * change of a batch, restore it if the batch cannot be persisted. */

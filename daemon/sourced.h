@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "clock.h"
 #include "source.h"
 #include "store.h"
 
@@ -39,8 +40,6 @@ typedef struct Sourced {
   guint commit_idle;
 } Sourced;
 
-/* Wall-clock time in µs. */
-guint64 sourced_now (void);
 
 Source *sourced_lookup (Sourced *d, const char *id);
 void sourced_insert (Sourced *d, Source *src);

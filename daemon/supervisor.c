@@ -2,8 +2,11 @@
 #include "supervisor.h"
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
 
 #include "commit.h"
+#include "pump.h"
 #include "scheduler.h"
 #include "source-bus.h"
 #include "sourced-error.h"
@@ -24,10 +27,37 @@ typedef struct {
 static void on_worker_exit (Worker *w, int wait_status, gpointer user_data);
 static void arm_schedule (Source *src, guint64 after);
 
+static void on_refresh (Source *src, gboolean gate_paused);
+
 void
 supervisor_init (Sourced *d)
 {
   daemon_ctx = d;
+  source_set_refresh_hook (on_refresh);
+}
+
+/* Data flows while the worker is wanted and nothing holds it: the source's
+ * own pause, the Manager's gate, or a failed sink (which pauses the source).
+ * A job started with RunJob while paused is the exception (Stitch's manual
+ * job); a pause that begins after it holds that job too. */
+static void
+on_refresh (Source *src, gboolean gate_paused)
+{
+  gboolean held = source_is_paused (src) || gate_paused;
+  gboolean runs = src->run == SOURCE_RUN_STARTING || src->run == SOURCE_RUN_RUNNING ||
+                  src->run == SOURCE_RUN_STOPPING;
+
+  if (held && !src->was_held)
+    src->job_override = FALSE;
+  src->was_held = held;
+  if (src->pump)
+    pump_set_flowing (src->pump, runs && (!held || src->job_override));
+}
+
+static void
+update_flow (Source *src)
+{
+  on_refresh (src, daemon_ctx->paused_at != 0);
 }
 
 static void
@@ -83,16 +113,164 @@ set_worker (Source *src, Worker *w)
   src->changed |= SOURCE_PROP_MAIN_PID;
 }
 
-static gboolean
-spawn_worker (Source *src, GError **error)
+/* The daemon pauses a source itself (Stitch's system pause) and says why. */
+static void
+system_pause (Source *src, const char *why)
 {
-  Worker *w = worker_spawn (src->id, src->settings->exec, on_worker_exit, source_ref (src), error);
+  guint64 now = sourced_now ();
 
+  commit_track_source (daemon_ctx, src);
+  source_set_system_paused_at (src, now, now);
+  source_set_last_error (src, why);
+  source_refresh (src, daemon_ctx->paused_at != 0);
+  commit_schedule (daemon_ctx);
+}
+
+static void
+on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *bookmark, guint64 records,
+               guint64 bytes)
+{
+  if (src->removed)
+    return;
+  commit_track_source (daemon_ctx, src);
+  g_free (src->control.sink_path);
+  src->control.sink_path = g_strdup (sink_path);
+  src->control.sink_offset = offset;
+  src->control.records_delivered = records;
+  src->control.bytes_delivered = bytes;
+  src->control.last_record_at = src->last_record_at;
+  source_set_bookmark (src, bookmark);
+  commit_schedule (daemon_ctx);
+}
+
+static void
+on_target_bookmark (Source *src, const char *bookmark)
+{
+  if (src->removed)
+    return;
+  commit_track_source (daemon_ctx, src);
+  source_set_bookmark (src, bookmark);
+  source_save_counters (src);
+  commit_schedule (daemon_ctx);
+}
+
+static void
+on_sink_failed (Source *src, const char *message)
+{
+  g_warning ("%s: %s; pausing the source", src->id, message);
+  system_pause (src, message);
+}
+
+static void
+on_broken (Source *src, const char *message)
+{
+  g_warning ("%s: %s; stopping the worker", src->id, message);
+  if (!src->broken)
+    src->broken = g_strdup (message);
+  if (src->worker)
+    worker_kill (src->worker, SIGKILL);
+}
+
+static const PumpCallbacks pump_callbacks = {
+  .checkpoint = on_checkpoint,
+  .target_bookmark = on_target_bookmark,
+  .sink_failed = on_sink_failed,
+  .broken = on_broken,
+};
+
+static char *
+sink_path_for (Source *src)
+{
+  if (src->settings->target)
+    return NULL;
+  if (src->settings->sink)
+    return g_strdup (src->settings->sink);
+  return g_strdup_printf ("%s/sinks/%s.jsonl", daemon_ctx->state_dir, src->id);
+}
+
+/* Singer: the tap resumes from the bookmark, handed over as --state FILE. */
+static char *
+write_state_file (Source *src, GError **error)
+{
+  g_autofree char *dir = g_build_filename (daemon_ctx->state_dir, "bookmarks", NULL);
+  g_autofree char *name = g_strconcat (src->id, ".json", NULL);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+
+  if (g_mkdir_with_parents (dir, 0700) < 0 ||
+      !g_file_set_contents_full (path, src->control.bookmark, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, error))
+    {
+      if (error && !*error)
+        g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot create %s: %s", dir, g_strerror (errno));
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
+/* Readies the sink and runs the worker into it. *sink_problem tells a sink
+ * that cannot be opened (the source is paused) from a worker that cannot
+ * run (the source fails). */
+static gboolean
+spawn_worker (Source *src, gboolean *sink_problem, GError **error)
+{
+  g_autofree char *sink = sink_path_for (src);
+  g_autofree char *state_file = NULL;
+  const char *state_args[3] = { "--state", NULL, NULL };
+  gboolean singer = src->settings->type == SOURCE_TYPE_SINGER;
+  PumpSetup setup = {
+    .type = src->settings->type,
+    .sink_path = sink,
+    .target = src->settings->target,
+    .checkpoint_path = src->control.sink_path,
+    .checkpoint_offset = src->control.sink_offset,
+  };
+  Worker *w;
+
+  *sink_problem = FALSE;
+  if (!src->pump)
+    src->pump = pump_new (src, &pump_callbacks);
+  if (!pump_open (src->pump, &setup, error))
+    {
+      *sink_problem = sink != NULL;
+      return FALSE;
+    }
+  if (singer && sink)
+    {
+      if (g_strcmp0 (src->control.sink_path, sink) == 0)
+        source_restore_counters (src); /* the sink is back at the checkpoint */
+      if (g_strcmp0 (src->control.sink_path, sink) != 0 || src->control.sink_offset != pump_sink_offset (src->pump))
+        {
+          /* First run into this file: where it starts is the checkpoint.
+           * The commit runs before any byte is read from the tap. */
+          commit_track_source (daemon_ctx, src);
+          g_free (src->control.sink_path);
+          src->control.sink_path = g_strdup (sink);
+          src->control.sink_offset = pump_sink_offset (src->pump);
+          source_save_counters (src);
+          commit_schedule (daemon_ctx);
+        }
+    }
+  if (singer && src->control.bookmark)
+    {
+      if (!(state_file = write_state_file (src, error)))
+        return FALSE;
+      state_args[1] = state_file;
+    }
+
+  WorkerSpec spec = {
+    .source_id = src->id,
+    .command_line = src->settings->exec,
+    .extra_args = state_file ? state_args : NULL,
+    .stdout_pipe = TRUE,
+  };
+  w = worker_spawn (&spec, on_worker_exit, source_ref (src), error);
   if (!w)
     {
       source_unref (src);
+      pump_kill_target (src->pump, SIGKILL);
       return FALSE;
     }
+  g_clear_pointer (&src->broken, g_free);
+  pump_attach (src->pump, worker_steal_stdout_fd (w));
   set_worker (src, w);
   return TRUE;
 }
@@ -108,12 +286,25 @@ launch (Source *src)
   src->failures = 0;
   src->gave_up = FALSE;
 
+  gboolean sink_problem = FALSE;
+
   if (source_is_scheduled (src))
     {
       source_set_run (src, SOURCE_RUN_RUNNING);
       arm_schedule (src, sourced_now ());
     }
-  else if (!spawn_worker (src, &error))
+  else if (!spawn_worker (src, &sink_problem, &error) && sink_problem)
+    {
+      /* Nothing to write into: paused, not failed; Unpause tries again. */
+      source_set_run (src, SOURCE_RUN_RUNNING);
+      src->gave_up = TRUE;
+      system_pause (src, error->message);
+      g_warning ("%s: %s; pausing the source", src->id, error->message);
+      changed (src);
+      finish_waiters (src, &src->start_waiters, NULL);
+      return;
+    }
+  else if (error)
     {
       g_autofree char *msg = g_strdup_printf ("Could not start source '%s': %s", src->id, error->message);
       g_warning ("%s", msg);
@@ -128,6 +319,7 @@ launch (Source *src)
     source_set_run (src, SOURCE_RUN_RUNNING);
   source_set_last_error (src, NULL);
   changed (src);
+  update_flow (src);
   finish_waiters (src, &src->start_waiters, NULL);
 }
 
@@ -142,6 +334,8 @@ on_kill_timeout (gpointer user_data)
       g_message ("%s: still running %u s after SIGTERM; sending SIGKILL", src->id, src->settings->stop_timeout_sec);
       worker_kill (src->worker, SIGKILL);
     }
+  if (src->pump)
+    pump_kill_target (src->pump, SIGKILL);
   return G_SOURCE_REMOVE;
 }
 
@@ -235,15 +429,28 @@ supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error
       *started_at = src->control.last_job_started_at;
       return TRUE;
     }
-  if (!spawn_worker (src, &local))
+  if (src->worker)
+    {
+      /* The last job's output is still being delivered. */
+      *started_at = src->control.last_job_started_at;
+      return TRUE;
+    }
+  gboolean sink_problem;
+  if (!spawn_worker (src, &sink_problem, &local))
     {
       g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, local->message);
-      source_set_last_error (src, msg);
+      if (sink_problem)
+        system_pause (src, msg);
+      else
+        source_set_last_error (src, msg);
       changed (src);
       g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, msg);
       return FALSE;
     }
   src->job_running = TRUE;
+  /* Stitch: a job started by hand runs even while the source is paused. */
+  src->job_override = source_is_paused (src) || d->paused_at != 0;
+  update_flow (src);
   record_job_start (src, now);
   source_set_last_error (src, NULL);
   changed (src);
@@ -260,14 +467,24 @@ on_restart_timeout (gpointer user_data)
   src->restart_timer = 0;
   if (src->run != SOURCE_RUN_RUNNING || src->worker)
     return G_SOURCE_REMOVE;
-  if (!spawn_worker (src, &error))
+  gboolean sink_problem;
+  if (!spawn_worker (src, &sink_problem, &error))
     {
       g_autofree char *msg = g_strdup_printf ("Could not restart source '%s': %s", src->id, error->message);
       g_warning ("%s", msg);
-      source_set_run (src, SOURCE_RUN_FAILED);
-      source_set_last_error (src, msg);
+      if (sink_problem)
+        {
+          src->gave_up = TRUE;
+          system_pause (src, error->message);
+        }
+      else
+        {
+          source_set_run (src, SOURCE_RUN_FAILED);
+          source_set_last_error (src, msg);
+        }
     }
   changed (src);
+  update_flow (src);
   return G_SOURCE_REMOVE;
 }
 
@@ -335,7 +552,7 @@ arm_schedule (Source *src, guint64 after)
     source_set_next_run_at (src, next_slot (src, after));
   if (src->next_run_at == 0)
     return;
-  delay_ms = src->next_run_at > now ? (src->next_run_at - now) / 1000 : 0;
+  delay_ms = sourced_clock_timeout_ms (src->next_run_at > now ? src->next_run_at - now : 0);
   /* Wake at least hourly so that a wall-clock step is noticed. */
   delay_ms = MIN (delay_ms, 3600 * 1000);
   src->schedule_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, on_schedule_timeout,
@@ -343,54 +560,81 @@ arm_schedule (Source *src, guint64 after)
 }
 
 static void
-handle_unexpected_exit (Source *src, int wait_status, gint64 ran_usec, const char *last_line)
+handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran_usec, const char *last_line)
 {
-  g_autofree char *how = worker_describe_exit (wait_status);
+  guint64 delay;
 
-  if (ran_usec >= HEALTHY_RUN_USEC)
-    src->failures = 0;
-  src->failures++;
-
-  if (src->settings->max_failures > 0 && src->failures >= src->settings->max_failures)
+  if (clean)
     {
-      g_autofree char *msg = g_strdup_printf ("%s, %u times in a row%s%s", how, src->failures,
-                                              last_line[0] ? ": " : "", last_line);
-      /* Stitch's system pause: the daemon pauses the source itself and says
-       * why; Unpause or Start clears it and tries again. */
-      g_warning ("%s: %s; pausing the source", src->id, msg);
-      src->gave_up = TRUE;
-      commit_track_source (daemon_ctx, src);
-      source_set_system_paused_at (src, sourced_now (), sourced_now ());
-      source_set_last_error (src, msg);
-      commit_schedule (daemon_ctx);
-      return;
+      /* A continuous worker that is done (a tap at the end of its sync)
+       * runs again after RestartSec; that is no failure. */
+      src->failures = 0;
+      delay = src->settings->restart_sec;
+      g_message ("%s: worker %s; running it again in %" G_GUINT64_FORMAT " s", src->id, how, delay);
+      source_set_last_error (src, NULL);
     }
+  else
+    {
+      if (ran_usec >= HEALTHY_RUN_USEC)
+        src->failures = 0;
+      src->failures++;
 
-  guint shift = MIN (src->failures - 1, 16u);
-  guint64 delay = MIN ((guint64) src->settings->restart_sec << shift, (guint64) BACKOFF_MAX_SEC);
-  g_autofree char *msg = g_strdup_printf ("%s%s%s", how, last_line[0] ? ": " : "", last_line);
-  g_message ("%s: worker %s; restarting in %" G_GUINT64_FORMAT " s", src->id, msg, delay);
-  source_set_last_error (src, msg);
-  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay * 1000, on_restart_timeout,
-                                                   source_ref (src), (GDestroyNotify) source_unref);
+      if (src->settings->max_failures > 0 && src->failures >= src->settings->max_failures)
+        {
+          g_autofree char *msg = g_strdup_printf ("%s, %u times in a row%s%s", how, src->failures,
+                                                  last_line[0] ? ": " : "", last_line);
+          /* Stitch's system pause: the daemon pauses the source itself and
+           * says why; Unpause or Start clears it and tries again. */
+          g_warning ("%s: %s; pausing the source", src->id, msg);
+          src->gave_up = TRUE;
+          system_pause (src, msg);
+          return;
+        }
+
+      guint shift = MIN (src->failures - 1, 16u);
+      delay = MIN ((guint64) src->settings->restart_sec << shift, (guint64) BACKOFF_MAX_SEC);
+      g_autofree char *msg = g_strdup_printf ("%s%s%s", how, last_line[0] ? ": " : "", last_line);
+      g_message ("%s: worker %s; restarting in %" G_GUINT64_FORMAT " s", src->id, msg, delay);
+      source_set_last_error (src, msg);
+    }
+  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_clock_timeout_ms (delay * G_USEC_PER_SEC),
+                                           on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
 }
 
+/* The worker has exited and what it wrote has been delivered (or is held):
+ * the run is over. */
 static void
-on_worker_exit (Worker *w, int wait_status, gpointer user_data)
+on_run_finished (Source *src)
 {
-  g_autoptr (Source) src = user_data; /* the ref taken at spawn */
-  g_autofree char *last_line = g_strdup (worker_last_stderr_line (w));
-  gint64 ran = g_get_monotonic_time () - worker_get_started_monotonic (w);
+  g_autoptr (Source) spawn_ref = src; /* taken at spawn, kept while finishing */
+  Worker *w = src->worker;
+  int wait_status = src->exit_wait_status;
   int code = worker_exit_code (wait_status);
+  gboolean file_checkpoints = src->settings->type == SOURCE_TYPE_SINGER && !src->settings->target;
+  g_autofree char *last_line = g_steal_pointer (&src->exit_last_line);
+  g_autofree char *broken = g_steal_pointer (&src->broken);
+  g_autofree char *how = broken ? g_strdup (broken) : worker_describe_exit (wait_status);
+  gboolean clean = !broken && code == 0;
 
-  g_debug ("%s: worker %d ended (%d)", src->id, worker_get_pid (w), code);
+  /* The data path's reason says it all; a stderr line would mislead. */
+  if (!last_line || broken)
+    {
+      g_free (last_line);
+      last_line = g_strdup ("");
+    }
+  src->finishing = FALSE;
   set_worker (src, NULL);
   worker_free (w);
 
-  if (code != src->control.last_exit_status && !src->removed)
+  if (!src->removed &&
+      (code != src->control.last_exit_status ||
+       (!file_checkpoints && src->records_delivered != src->control.records_delivered)))
     {
       commit_track_source (daemon_ctx, src);
       source_set_last_exit_status (src, code);
+      /* A Singer file sink keeps the counters of its checkpoint. */
+      if (!file_checkpoints)
+        source_save_counters (src);
       commit_schedule (daemon_ctx);
     }
 
@@ -398,6 +642,7 @@ on_worker_exit (Worker *w, int wait_status, gpointer user_data)
     {
       clear_timer (&src->kill_timer);
       src->job_running = FALSE;
+      src->job_override = FALSE;
       if (src->restart_pending)
         {
           src->restart_pending = FALSE;
@@ -416,21 +661,37 @@ on_worker_exit (Worker *w, int wait_status, gpointer user_data)
   if (src->job_running)
     {
       src->job_running = FALSE;
-      if (code != 0)
+      src->job_override = FALSE;
+      if (!clean)
         {
-          g_autofree char *how = worker_describe_exit (wait_status);
           g_autofree char *msg = g_strdup_printf ("job %s%s%s", how, last_line[0] ? ": " : "", last_line);
           source_set_last_error (src, msg);
         }
       if (src->run == SOURCE_RUN_RUNNING)
         arm_schedule (src, sourced_now ());
       changed (src);
+      update_flow (src);
       return;
     }
 
   if (src->run == SOURCE_RUN_RUNNING)
-    handle_unexpected_exit (src, wait_status, ran, last_line);
+    handle_unexpected_exit (src, how, clean, src->exit_ran_usec, last_line);
   changed (src);
+}
+
+static void
+on_worker_exit (Worker *w, int wait_status, gpointer user_data)
+{
+  Source *src = user_data; /* the ref taken at spawn, until on_run_finished() */
+
+  g_debug ("%s: worker %d ended (%d)", src->id, worker_get_pid (w), worker_exit_code (wait_status));
+  src->finishing = TRUE;
+  src->exit_wait_status = wait_status;
+  src->exit_ran_usec = g_get_monotonic_time () - worker_get_started_monotonic (w);
+  g_free (src->exit_last_line);
+  src->exit_last_line = g_strdup (worker_last_stderr_line (w));
+  src->changed |= SOURCE_PROP_MAIN_PID;
+  pump_finish (src->pump, on_run_finished, src);
 }
 
 void

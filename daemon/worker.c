@@ -15,6 +15,9 @@
 
 struct Worker {
   char *source_id;
+  char *log_tag; /* "<id>" or "<id> (target)" */
+  int stdin_fd;
+  int stdout_fd;
   GPid pid;
   guint child_watch;
   int stderr_fd;
@@ -22,6 +25,8 @@ struct Worker {
   GString *stderr_partial;
   char *last_line;
   gint64 started;
+  gboolean exited;
+  gboolean detached;
   WorkerExitFunc on_exit;
   gpointer user_data;
 };
@@ -49,7 +54,7 @@ log_stderr_line (Worker *w, const char *line)
 {
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "SOURCE_ID", w->source_id,
-                    "MESSAGE", "%s: %s", w->source_id, line);
+                    "MESSAGE", "%s: %s", w->log_tag, line);
   g_free (w->last_line);
   w->last_line = g_strdup (line);
 }
@@ -118,34 +123,47 @@ on_child_exit (GPid pid, gint wait_status, gpointer user_data)
   Worker *w = user_data;
 
   w->child_watch = 0;
+  w->exited = TRUE;
   drain_stderr (w);
   /* Whatever the main process left behind in its group goes with it. */
   if (kill (-w->pid, SIGKILL) < 0 && errno != ESRCH)
     g_debug ("%s: could not kill the rest of process group %d: %s", w->source_id, w->pid, g_strerror (errno));
   g_spawn_close_pid (pid);
-  w->on_exit (w, wait_status, w->user_data);
+  if (w->detached)
+    worker_free (w);
+  else
+    w->on_exit (w, wait_status, w->user_data);
 }
 
 Worker *
-worker_spawn (const char *source_id, const char *command_line, WorkerExitFunc on_exit, gpointer user_data,
-              GError **error)
+worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error)
 {
+  g_auto (GStrv) parsed = NULL;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) argv = NULL;
   g_autoptr (GError) local = NULL;
+  GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH;
   Worker *w;
   GPid pid;
-  int err_fd = -1;
+  int in_fd = -1, out_fd = -1, err_fd = -1;
 
-  if (!g_shell_parse_argv (command_line, NULL, &argv, &local))
+  if (!g_shell_parse_argv (spec->command_line, NULL, &parsed, &local))
     {
-      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot parse Exec: %s", local->message);
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot parse %s: %s",
+                   spec->role ? "Target" : "Exec", local->message);
       return NULL;
     }
-  if (!g_spawn_async_with_pipes (NULL, argv, NULL,
-                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                 G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
-                                 child_setup, GINT_TO_POINTER (getpid ()),
-                                 &pid, NULL, NULL, &err_fd, &local))
+  g_strv_builder_addv (builder, (const char **) parsed);
+  if (spec->extra_args)
+    g_strv_builder_addv (builder, (const char **) spec->extra_args);
+  argv = g_strv_builder_end (builder);
+  if (!spec->stdin_pipe)
+    flags |= G_SPAWN_STDIN_FROM_DEV_NULL;
+  if (!spec->stdout_pipe)
+    flags |= G_SPAWN_STDOUT_TO_DEV_NULL;
+  if (!g_spawn_async_with_pipes (NULL, argv, NULL, flags, child_setup, GINT_TO_POINTER (getpid ()), &pid,
+                                 spec->stdin_pipe ? &in_fd : NULL, spec->stdout_pipe ? &out_fd : NULL, &err_fd,
+                                 &local))
     {
       g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot run '%s': %s", argv[0], local->message);
       return NULL;
@@ -154,17 +172,40 @@ worker_spawn (const char *source_id, const char *command_line, WorkerExitFunc on
   setpgid (pid, pid);
 
   w = g_new0 (Worker, 1);
-  w->source_id = g_strdup (source_id);
+  w->source_id = g_strdup (spec->source_id);
+  w->log_tag = spec->role ? g_strdup_printf ("%s (%s)", spec->source_id, spec->role) : g_strdup (spec->source_id);
   w->pid = pid;
   w->on_exit = on_exit;
   w->user_data = user_data;
   w->started = g_get_monotonic_time ();
+  w->stdin_fd = in_fd;
+  w->stdout_fd = out_fd;
+  if (in_fd >= 0)
+    g_unix_set_fd_nonblocking (in_fd, TRUE, NULL);
+  if (out_fd >= 0)
+    g_unix_set_fd_nonblocking (out_fd, TRUE, NULL);
   w->stderr_fd = err_fd;
   w->stderr_partial = g_string_new (NULL);
   g_unix_set_fd_nonblocking (err_fd, TRUE, NULL);
   w->stderr_watch = g_unix_fd_add (err_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
   w->child_watch = g_child_watch_add (pid, on_child_exit, w);
   return w;
+}
+
+int
+worker_steal_stdin_fd (Worker *w)
+{
+  int fd = w->stdin_fd;
+  w->stdin_fd = -1;
+  return fd;
+}
+
+int
+worker_steal_stdout_fd (Worker *w)
+{
+  int fd = w->stdout_fd;
+  w->stdout_fd = -1;
+  return fd;
 }
 
 pid_t
@@ -180,8 +221,19 @@ worker_get_started_monotonic (Worker *w)
 }
 
 void
+worker_detach (Worker *w)
+{
+  if (w->exited)
+    worker_free (w);
+  else
+    w->detached = TRUE;
+}
+
+void
 worker_kill (Worker *w, int sig)
 {
+  if (w->exited)
+    return;
   if (kill (-w->pid, sig) < 0 && errno == ESRCH)
     kill (w->pid, sig);
 }
@@ -202,9 +254,14 @@ worker_free (Worker *w)
     g_source_remove (w->stderr_watch);
   if (w->stderr_fd >= 0)
     close (w->stderr_fd);
+  if (w->stdin_fd >= 0)
+    close (w->stdin_fd);
+  if (w->stdout_fd >= 0)
+    close (w->stdout_fd);
   g_string_free (w->stderr_partial, TRUE);
   g_free (w->last_line);
   g_free (w->source_id);
+  g_free (w->log_tag);
   g_free (w);
 }
 

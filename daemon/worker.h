@@ -4,26 +4,40 @@
 #include <glib.h>
 #include <sys/types.h>
 
-/* A worker: one command run as a child in its own process group, stdin from
- * /dev/null, killed by the kernel if sourced dies (PR_SET_PDEATHSIG), its
- * stderr read line by line into the log, tagged with the source id. */
+/* A worker: one command run as a child in its own process group, killed by
+ * the kernel if sourced dies (PR_SET_PDEATHSIG), its stderr read line by line
+ * into the log, tagged with the source id. Its stdin is /dev/null and its
+ * stdout is discarded unless the spec asks for pipes, which the caller then
+ * takes with worker_steal_*_fd(). */
 
 typedef struct Worker Worker;
 
 /* @wait_status is as from waitpid(). */
 typedef void (*WorkerExitFunc) (Worker *worker, int wait_status, gpointer user_data);
 
-Worker *worker_spawn (const char *source_id,
-                      const char *command_line,
-                      WorkerExitFunc on_exit,
-                      gpointer user_data,
-                      GError **error);
+typedef struct {
+  const char *source_id;
+  const char *role;               /* "target" for a Target=, NULL for the worker */
+  const char *command_line;       /* as in Exec=, parsed like a shell would */
+  const char *const *extra_args;  /* appended to the command line, or NULL */
+  gboolean stdin_pipe;
+  gboolean stdout_pipe;
+} WorkerSpec;
+
+Worker *worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error);
+/* The pipe ends, non-blocking and close-on-exec; the caller owns them. */
+int worker_steal_stdin_fd (Worker *worker);
+int worker_steal_stdout_fd (Worker *worker);
 pid_t worker_get_pid (Worker *worker);
-/* Sends @sig to the whole process group. */
+/* Sends @sig to the whole process group; nothing once the worker has been
+ * reaped (its pid may belong to someone else by then). */
 void worker_kill (Worker *worker, int sig);
 /* The last lines the worker wrote to stderr, oldest first, or "". */
 const char *worker_last_stderr_line (Worker *worker);
 gint64 worker_get_started_monotonic (Worker *worker);
+/* Lets go of a worker that may still run: it frees itself when it exits,
+ * and its exit callback is not called. */
+void worker_detach (Worker *worker);
 /* Frees an exited worker (from its exit callback or later). */
 void worker_free (Worker *worker);
 

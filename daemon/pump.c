@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "pump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include "clock.h"
+#include "singer.h"
+#include "source.h"
+#include "sourced-error.h"
+#include "worker.h"
+
+/* Reads per wake-up before going back to the main loop, so that one busy
+ * worker cannot keep the bus waiting. */
+#define READS_PER_WAKEUP 4
+
+struct Pump {
+  Source *src; /* the owner; not a reference */
+  const PumpCallbacks *cb;
+  SourceType type;
+  JsonParser *parser;
+  guint64 line_no; /* of the worker's output in this run, for log lines */
+
+  /* The worker's stdout. */
+  int in_fd;
+  guint in_watch;
+  GByteArray *in; /* read, not yet cut into records */
+
+  /* Cut into lines, not yet written. out_other_ends holds where each line
+   * that is not a record (SCHEMA, STATE passed to a target, …) ends, so that
+   * RecordsDelivered counts records only. */
+  GByteArray *out;
+  GArray *out_other_ends; /* gsize */
+
+  /* File sink. */
+  int sink_fd;
+  char *sink_path;
+  guint64 sink_offset;
+
+  /* A STATE waiting for the bytes before it to be written. */
+  gboolean ckpt_pending;
+  guint64 ckpt_offset;
+  char *ckpt_state;
+  guint64 ckpt_records;
+  guint64 ckpt_bytes;
+
+  /* Target sink. */
+  Worker *target;
+  int target_in;
+  guint target_in_watch;
+  int target_out;
+  guint target_out_watch;
+  GString *target_line;
+
+  gboolean flowing;
+  gboolean sink_failed; /* reported; retried when flowing is set again */
+
+  gboolean finishing;
+  void (*done) (Source *src);
+};
+
+static void update_watches (Pump *p);
+static void try_finish (Pump *p);
+
+Pump *
+pump_new (Source *src, const PumpCallbacks *callbacks)
+{
+  Pump *p = g_new0 (Pump, 1);
+
+  p->src = src;
+  p->cb = callbacks;
+  p->parser = json_parser_new_immutable ();
+  p->in_fd = -1;
+  p->in = g_byte_array_new ();
+  p->out = g_byte_array_new ();
+  p->out_other_ends = g_array_new (FALSE, FALSE, sizeof (gsize));
+  p->sink_fd = -1;
+  p->target_in = -1;
+  p->target_out = -1;
+  p->target_line = g_string_new (NULL);
+  return p;
+}
+
+static void
+clear_watch (guint *id)
+{
+  if (*id)
+    {
+      g_source_remove (*id);
+      *id = 0;
+    }
+}
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    {
+      close (*fd);
+      *fd = -1;
+    }
+}
+
+static void
+drop_target (Pump *p)
+{
+  clear_watch (&p->target_in_watch);
+  clear_watch (&p->target_out_watch);
+  close_fd (&p->target_in);
+  close_fd (&p->target_out);
+  if (p->target)
+    {
+      /* Still running (only when the source goes away): it dies alone. */
+      worker_kill (p->target, SIGKILL);
+      worker_detach (p->target);
+      p->target = NULL;
+    }
+}
+
+void
+pump_free (Pump *p)
+{
+  if (!p)
+    return;
+  clear_watch (&p->in_watch);
+  close_fd (&p->in_fd);
+  close_fd (&p->sink_fd);
+  drop_target (p);
+  g_byte_array_unref (p->in);
+  g_byte_array_unref (p->out);
+  g_array_unref (p->out_other_ends);
+  g_string_free (p->target_line, TRUE);
+  g_free (p->sink_path);
+  g_free (p->ckpt_state);
+  g_object_unref (p->parser);
+  g_free (p);
+}
+
+/* ---- Delivery ---------------------------------------------------------- */
+
+static guint64
+count_lines (const guint8 *data, gsize len)
+{
+  const guint8 *at = data, *end = data + len;
+  guint64 lines = 0;
+
+  while (at < end && (at = memchr (at, '\n', end - at)))
+    {
+      lines++;
+      at++;
+    }
+  return lines;
+}
+
+/* @n bytes of out have reached the sink: count them and let them go. */
+static void
+consume_out (Pump *p, gsize n)
+{
+  guint64 lines = count_lines (p->out->data, n), others = 0;
+  guint i, keep;
+  for (i = 0; i < p->out_other_ends->len && g_array_index (p->out_other_ends, gsize, i) <= n; i++)
+    others++;
+  g_array_remove_range (p->out_other_ends, 0, i);
+  keep = p->out_other_ends->len;
+  for (i = 0; i < keep; i++)
+    g_array_index (p->out_other_ends, gsize, i) -= n;
+  g_byte_array_remove_range (p->out, 0, (guint) n);
+
+  p->src->bytes_delivered += n;
+  if (lines > others)
+    {
+      p->src->records_delivered += lines - others;
+      p->src->last_record_at = sourced_now ();
+    }
+}
+
+static void
+report_sink_failure (Pump *p, const char *what, int err)
+{
+  g_autofree char *msg = g_strdup_printf ("Cannot %s sink %s: %s; %" G_GSIZE_FORMAT
+                                          " bytes are held until the source is unpaused",
+                                          what, p->sink_path, g_strerror (err), (gsize) p->out->len);
+  p->sink_failed = TRUE;
+  p->cb->sink_failed (p->src, msg);
+}
+
+static gboolean
+write_file (Pump *p)
+{
+  while (p->out->len > 0)
+    {
+      ssize_t n = write (p->sink_fd, p->out->data, MIN (p->out->len, (gsize) 1 << 30));
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          report_sink_failure (p, "write", n < 0 ? errno : ENOSPC);
+          return FALSE;
+        }
+      p->sink_offset += (guint64) n;
+      consume_out (p, (gsize) n);
+    }
+  if (p->ckpt_pending && p->sink_offset >= p->ckpt_offset)
+    {
+      /* The checkpoint promises these bytes: they go to disk first. */
+      if (fdatasync (p->sink_fd) < 0)
+        {
+          report_sink_failure (p, "sync", errno);
+          return FALSE;
+        }
+      p->ckpt_pending = FALSE;
+      p->cb->checkpoint (p->src, p->sink_path, p->ckpt_offset, p->ckpt_state, p->ckpt_records, p->ckpt_bytes);
+    }
+  return TRUE;
+}
+
+static gboolean on_target_writable (gint fd, GIOCondition cond, gpointer user_data);
+
+static gboolean
+write_target (Pump *p)
+{
+  while (p->out->len > 0)
+    {
+      ssize_t n;
+
+      if (p->target_in < 0)
+        return FALSE; /* the target is gone; held for the next one */
+      n = write (p->target_in, p->out->data, p->out->len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN)
+        return FALSE; /* the target is busy: backpressure */
+      if (n < 0)
+        {
+          g_autofree char *msg = g_strdup_printf ("Cannot write to the target: %s", g_strerror (errno));
+          close_fd (&p->target_in);
+          p->cb->broken (p->src, msg);
+          return FALSE;
+        }
+      consume_out (p, (gsize) n);
+    }
+  return TRUE;
+}
+
+/* Writes what is cut; TRUE when nothing is left. Only while flowing. */
+static gboolean
+deliver (Pump *p)
+{
+  if (!p->flowing)
+    return p->out->len == 0;
+  if (p->out->len == 0 && !p->ckpt_pending)
+    return TRUE;
+  if (p->target || p->target_in >= 0)
+    return write_target (p);
+  if (p->sink_fd < 0)
+    return FALSE;
+  return write_file (p);
+}
+
+/* ---- Cutting records --------------------------------------------------- */
+
+static void
+append_line (Pump *p, const guint8 *line, gsize len, gboolean is_record)
+{
+  g_byte_array_append (p->out, line, (guint) len);
+  g_byte_array_append (p->out, (const guint8 *) "\n", 1);
+  if (!is_record)
+    {
+      gsize end = p->out->len;
+      g_array_append_val (p->out_other_ends, end);
+    }
+}
+
+static void
+cut_singer_line (Pump *p, const guint8 *line, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  SingerMessage msg;
+
+  p->line_no++;
+  if (len == 0)
+    return;
+  if (!singer_parse_line (p->parser, (const char *) line, len, &msg, &error))
+    {
+      /* Not data: nothing a sink could use. Said, and skipped. */
+      g_warning ("%s: line %" G_GUINT64_FORMAT " of the tap's output skipped: %s", p->src->id, p->line_no,
+                 error->message);
+      return;
+    }
+  switch (msg.type)
+    {
+    case SINGER_MESSAGE_RECORD:
+      append_line (p, line, len, TRUE);
+      break;
+    case SINGER_MESSAGE_STATE:
+      if (p->target_in >= 0 || p->target)
+        {
+          /* The target echoes it once it has stored what came before. */
+          append_line (p, line, len, FALSE);
+          break;
+        }
+      p->ckpt_pending = TRUE;
+      p->ckpt_offset = p->sink_offset + p->out->len;
+      p->ckpt_bytes = p->src->bytes_delivered + p->out->len;
+      p->ckpt_records = p->src->records_delivered + count_lines (p->out->data, p->out->len) -
+                        p->out_other_ends->len;
+      g_free (p->ckpt_state);
+      p->ckpt_state = g_steal_pointer (&msg.state);
+      break;
+    case SINGER_MESSAGE_SCHEMA:
+    case SINGER_MESSAGE_OTHER:
+    default:
+      append_line (p, line, len, FALSE);
+      break;
+    }
+  singer_message_clear (&msg);
+}
+
+/* Moves the complete lines of in to out. @final: the worker is gone, an
+ * unterminated last line is all there will be. FALSE if the worker broke
+ * the rules (a line too long). */
+static gboolean
+cut_records (Pump *p, gboolean final)
+{
+  const guint8 *data = p->in->data;
+  gsize len = p->in->len, used = 0;
+
+  if (p->type == SOURCE_TYPE_EXEC)
+    {
+      /* Lines are records as they are: one copy, no per-line work. */
+      const guint8 *last = len ? memrchr (data, '\n', len) : NULL;
+      if (last)
+        {
+          used = (gsize) (last - data) + 1;
+          g_byte_array_append (p->out, data, (guint) used);
+        }
+      if (final && used < len)
+        {
+          append_line (p, data + used, len - used, TRUE);
+          used = len;
+        }
+    }
+  else
+    {
+      while (used < len)
+        {
+          const guint8 *nl = memchr (data + used, '\n', len - used);
+          gsize line_len;
+
+          if (!nl && !final)
+            break;
+          line_len = nl ? (gsize) (nl - (data + used)) : len - used;
+          if (line_len && data[used + line_len - 1] == '\r')
+            line_len--;
+          cut_singer_line (p, data + used, line_len);
+          used += (nl ? (gsize) (nl - (data + used)) + 1 : len - used);
+        }
+    }
+  g_byte_array_remove_range (p->in, 0, (guint) used);
+  if (p->in->len > PUMP_LINE_MAX)
+    {
+      g_autofree char *msg = g_strdup_printf ("The worker wrote a line longer than %d MiB; a record must be one line",
+                                              PUMP_LINE_MAX >> 20);
+      g_byte_array_set_size (p->in, 0);
+      p->cb->broken (p->src, msg);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One read(): >0 bytes read, 0 at end of file, -1 nothing for now. */
+static gssize
+read_some (Pump *p)
+{
+  guint old = p->in->len;
+  ssize_t n;
+
+  g_byte_array_set_size (p->in, old + PUMP_READ_CHUNK);
+  do
+    n = read (p->in_fd, p->in->data + old, PUMP_READ_CHUNK);
+  while (n < 0 && errno == EINTR);
+  g_byte_array_set_size (p->in, old + (n > 0 ? (guint) n : 0));
+  if (n < 0 && errno != EAGAIN)
+    g_warning ("%s: cannot read the worker's output: %s", p->src->id, g_strerror (errno));
+  return n < 0 ? (errno == EAGAIN ? -1 : 0) : n;
+}
+
+static gboolean
+on_input (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Pump *p = user_data;
+  guint self = p->in_watch;
+
+  for (int i = 0; i < READS_PER_WAKEUP && p->flowing && p->in_watch == self; i++)
+    {
+      gssize n = read_some (p);
+      if (n < 0)
+        break;
+      if (n == 0)
+        {
+          /* End of file before the worker's exit: pump_finish() takes the
+           * rest. Stop polling a pipe that stays readable. */
+          if (p->in_watch == self)
+            p->in_watch = 0;
+          return G_SOURCE_REMOVE;
+        }
+      if (!cut_records (p, FALSE) || !deliver (p))
+        break;
+    }
+  if (p->in_watch != self)
+    return G_SOURCE_REMOVE; /* removed meanwhile (held, or a sink failure) */
+  if (!p->flowing || p->out->len > 0)
+    {
+      p->in_watch = 0;
+      update_watches (p);
+      return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_target_writable (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Pump *p = user_data;
+
+  p->target_in_watch = 0;
+  if (deliver (p))
+    try_finish (p);
+  update_watches (p);
+  return G_SOURCE_REMOVE;
+}
+
+/* Reads only while flowing, and only once what was cut is written: that is
+ * what makes the pipe fill up and the worker wait. */
+static void
+update_watches (Pump *p)
+{
+  gboolean to_target = p->target_in >= 0;
+
+  if (!p->flowing)
+    {
+      clear_watch (&p->in_watch);
+      clear_watch (&p->target_in_watch);
+      return;
+    }
+  if (p->out->len > 0)
+    {
+      clear_watch (&p->in_watch);
+      if (to_target && !p->target_in_watch)
+        p->target_in_watch = g_unix_fd_add (p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
+      return;
+    }
+  clear_watch (&p->target_in_watch);
+  if (p->in_fd >= 0 && !p->in_watch && !p->finishing)
+    p->in_watch = g_unix_fd_add (p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
+}
+
+/* After a failure, the file is opened again: whoever made room may have
+ * replaced it, remounted its file system, or fixed its permissions. */
+static gboolean
+reopen_file (Pump *p)
+{
+  struct stat st;
+  int fd = open (p->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+
+  if (fd < 0)
+    {
+      report_sink_failure (p, "open", errno);
+      return FALSE;
+    }
+  close_fd (&p->sink_fd);
+  p->sink_fd = fd;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
+    p->sink_offset = (guint64) st.st_size;
+  return TRUE;
+}
+
+void
+pump_set_flowing (Pump *p, gboolean flowing)
+{
+  if (p->flowing == flowing && !(flowing && p->sink_failed))
+    return;
+  p->flowing = flowing;
+  if (flowing)
+    {
+      if (p->sink_failed && p->sink_path && !reopen_file (p))
+        {
+          update_watches (p);
+          return;
+        }
+      p->sink_failed = FALSE;
+      /* What was held goes first, in order. */
+      if (deliver (p))
+        try_finish (p);
+    }
+  update_watches (p);
+}
+
+/* ---- Target ------------------------------------------------------------ */
+
+static void
+target_line (Pump *p, const char *line, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *state = NULL;
+
+  if (len == 0)
+    return;
+  state = singer_normalize_state (p->parser, line, len, &error);
+  if (!state)
+    {
+      g_warning ("%s: the target wrote something that is not a state, ignored: %s", p->src->id, error->message);
+      return;
+    }
+  p->cb->target_bookmark (p->src, state);
+}
+
+static gboolean
+read_target_output (Pump *p)
+{
+  char buf[8192];
+  ssize_t n;
+
+  while ((n = read (p->target_out, buf, sizeof buf)) != 0)
+    {
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return errno == EAGAIN;
+        }
+      for (ssize_t i = 0; i < n; i++)
+        {
+          if (buf[i] != '\n')
+            {
+              if (p->target_line->len < PUMP_LINE_MAX)
+                g_string_append_c (p->target_line, buf[i]);
+              continue;
+            }
+          target_line (p, p->target_line->str, p->target_line->len);
+          g_string_truncate (p->target_line, 0);
+        }
+    }
+  target_line (p, p->target_line->str, p->target_line->len);
+  g_string_truncate (p->target_line, 0);
+  return FALSE;
+}
+
+static gboolean
+on_target_output (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Pump *p = user_data;
+
+  if (read_target_output (p))
+    return G_SOURCE_CONTINUE;
+  p->target_out_watch = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_target_exit (Worker *w, int wait_status, gpointer user_data)
+{
+  Pump *p = user_data;
+  g_autofree char *how = worker_describe_exit (wait_status);
+  const char *last = worker_last_stderr_line (w);
+
+  /* Its last words on stdout may be the final state. */
+  if (p->target_out >= 0)
+    read_target_output (p);
+  clear_watch (&p->target_out_watch);
+  close_fd (&p->target_out);
+  clear_watch (&p->target_in_watch);
+  close_fd (&p->target_in);
+  p->target = NULL;
+
+  g_autofree char *msg = g_strdup_printf ("The target %s%s%s", how, last[0] ? ": " : "", last);
+  gboolean failed = !p->finishing || worker_exit_code (wait_status) != 0;
+  worker_free (w);
+  /* Before the end of its input, or with an error: the run failed, and
+   * the bookmark stays at what the target last confirmed. */
+  if (failed)
+    p->cb->broken (p->src, msg);
+  try_finish (p);
+}
+
+static gboolean
+open_target (Pump *p, const char *command_line, GError **error)
+{
+  WorkerSpec spec = {
+    .source_id = p->src->id,
+    .role = "target",
+    .command_line = command_line,
+    .stdin_pipe = TRUE,
+    .stdout_pipe = TRUE,
+  };
+  Worker *w = worker_spawn (&spec, on_target_exit, p, error);
+
+  if (!w)
+    return FALSE;
+  p->target = w;
+  p->target_in = worker_steal_stdin_fd (w);
+  p->target_out = worker_steal_stdout_fd (w);
+  p->target_out_watch = g_unix_fd_add (p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
+  return TRUE;
+}
+
+void
+pump_kill_target (Pump *p, int sig)
+{
+  if (p->target)
+    worker_kill (p->target, sig);
+}
+
+/* ---- Runs -------------------------------------------------------------- */
+
+static gboolean
+open_file (Pump *p, const PumpSetup *setup, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (setup->sink_path);
+  struct stat st;
+  int fd;
+
+  if (p->sink_fd >= 0 && g_strcmp0 (p->sink_path, setup->sink_path) == 0)
+    fd = p->sink_fd; /* the same file as the last run */
+  else
+    {
+      close_fd (&p->sink_fd);
+      g_free (p->sink_path);
+      p->sink_path = g_strdup (setup->sink_path);
+      if (g_mkdir_with_parents (dir, 0750) < 0 && errno != EEXIST)
+        {
+          int err = errno;
+          g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot create the directory of sink %s: %s",
+                       setup->sink_path, g_strerror (err));
+          return FALSE;
+        }
+      fd = open (setup->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+      if (fd < 0)
+        {
+          int err = errno;
+          g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot open sink %s: %s", setup->sink_path,
+                       g_strerror (err));
+          return FALSE;
+        }
+      p->sink_fd = fd;
+    }
+  if (fstat (fd, &st) < 0)
+    st.st_size = 0;
+  p->sink_offset = S_ISREG (st.st_mode) ? (guint64) st.st_size : 0;
+
+  if (setup->type == SOURCE_TYPE_SINGER && S_ISREG (st.st_mode) &&
+      g_strcmp0 (setup->checkpoint_path, setup->sink_path) == 0)
+    {
+      if (p->sink_offset > setup->checkpoint_offset)
+        {
+          /* Written after the last checkpoint: the tap, resuming from that
+           * bookmark, sends these records again. */
+          g_message ("%s: cutting sink %s back from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
+                     " bytes, its last checkpoint",
+                     p->src->id, setup->sink_path, p->sink_offset, setup->checkpoint_offset);
+          if (ftruncate (fd, (off_t) setup->checkpoint_offset) < 0 || fdatasync (fd) < 0)
+            {
+              int err = errno;
+              g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot cut sink %s back to its checkpoint: %s",
+                           setup->sink_path, g_strerror (err));
+              return FALSE;
+            }
+          p->sink_offset = setup->checkpoint_offset;
+        }
+      else if (p->sink_offset < setup->checkpoint_offset)
+        g_warning ("%s: sink %s is shorter (%" G_GUINT64_FORMAT " bytes) than its last checkpoint (%" G_GUINT64_FORMAT
+                   "); was it truncated or rotated? Appending at its end",
+                   p->src->id, setup->sink_path, p->sink_offset, setup->checkpoint_offset);
+    }
+  return TRUE;
+}
+
+gboolean
+pump_open (Pump *p, const PumpSetup *setup, GError **error)
+{
+  g_return_val_if_fail (!p->finishing, FALSE);
+
+  p->type = setup->type;
+  p->line_no = 0;
+  clear_watch (&p->in_watch);
+  close_fd (&p->in_fd);
+  if (setup->type == SOURCE_TYPE_SINGER && (p->in->len || p->out->len))
+    {
+      /* The tap resumes from the bookmark, which comes before all of it. */
+      g_debug ("%s: %u held bytes dropped, the tap sends them again", p->src->id, p->in->len + p->out->len);
+      g_byte_array_set_size (p->in, 0);
+      g_byte_array_set_size (p->out, 0);
+      g_array_set_size (p->out_other_ends, 0);
+    }
+  p->ckpt_pending = FALSE;
+  p->sink_failed = FALSE;
+  drop_target (p);
+  if (setup->target)
+    {
+      close_fd (&p->sink_fd);
+      g_clear_pointer (&p->sink_path, g_free);
+      return open_target (p, setup->target, error);
+    }
+  return open_file (p, setup, error);
+}
+
+guint64
+pump_sink_offset (Pump *p)
+{
+  return p->sink_offset;
+}
+
+void
+pump_attach (Pump *p, int stdout_fd)
+{
+  clear_watch (&p->in_watch);
+  close_fd (&p->in_fd);
+  p->in_fd = stdout_fd;
+  update_watches (p);
+}
+
+static void
+try_finish (Pump *p)
+{
+  void (*done) (Source *src);
+
+  if (!p->finishing)
+    return;
+  if (p->flowing && p->out->len > 0 && p->target_in >= 0)
+    return; /* the target is still taking what is left */
+  if (p->target)
+    {
+      /* End of file tells the target to commit and echo its last state. */
+      clear_watch (&p->target_in_watch);
+      close_fd (&p->target_in);
+      return; /* on_target_exit() comes back here */
+    }
+  done = p->done;
+  p->finishing = FALSE;
+  p->done = NULL;
+  done (p->src);
+}
+
+void
+pump_finish (Pump *p, void (*done) (Source *src), Source *src)
+{
+  g_assert (src == p->src);
+  clear_watch (&p->in_watch);
+  /* The worker's group is dead: what is in the pipe is all there will be
+   * (bounded by the pipe's size). */
+  if (p->in_fd >= 0)
+    {
+      while (read_some (p) > 0)
+        if (p->in->len > PUMP_LINE_MAX + PUMP_READ_CHUNK && !cut_records (p, FALSE))
+          break;
+      close_fd (&p->in_fd);
+    }
+  p->finishing = TRUE;
+  p->done = done;
+  /* Cut now, so that an unterminated last line is not glued to the next
+   * run's first one. */
+  cut_records (p, TRUE);
+  if (p->flowing)
+    deliver (p);
+  else if (p->in->len || p->out->len)
+    g_message ("%s: %u bytes the worker wrote are held until the source is unpaused", p->src->id,
+               p->in->len + p->out->len);
+  update_watches (p);
+  try_finish (p);
+}
+
+gsize
+pump_held_bytes (Pump *p)
+{
+  return p->in->len + p->out->len;
+}

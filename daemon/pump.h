@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "settings.h"
+
+/* The data path of one source: reads what its worker writes on stdout, cuts
+ * it into records (lines), and delivers them to the sink — a JSON-lines file,
+ * or a Target= command's stdin.
+ *
+ * Backpressure is the whole flow control: while the pump is not flowing
+ * (paused, gated, sink broken) it does not read the worker's pipe, the pipe
+ * fills and the worker blocks in write(). Inside sourced at most one read
+ * (PUMP_READ_CHUNK) plus one unfinished line (PUMP_LINE_MAX) is buffered.
+ *
+ * For Singer sources, a STATE message is a checkpoint: everything before it
+ * is written and fdatasync'd, then (sink offset, bookmark) is handed to the
+ * owner to persist. When a run starts, the file sink is cut back to the last
+ * persisted checkpoint, so a tap resuming from that bookmark never doubles
+ * a record. With a Target=, the bookmark is what the target echoes on its
+ * stdout once it has stored the data (the Singer/Meltano convention). */
+
+#define PUMP_READ_CHUNK (256 * 1024)
+#define PUMP_LINE_MAX (16 * 1024 * 1024)
+
+typedef struct Pump Pump;
+typedef struct Source Source;
+
+typedef struct {
+  /* Everything before offset is in the sink and on disk; @bookmark is the
+   * STATE that followed it. @records/@bytes: the counters at that point. */
+  void (*checkpoint) (Source *src, const char *sink_path, guint64 offset, const char *bookmark,
+                      guint64 records, guint64 bytes);
+  /* The target has stored everything up to @bookmark. */
+  void (*target_bookmark) (Source *src, const char *bookmark);
+  /* The sink does not take data (disk full, permission, I/O error). The
+   * pump holds what it has and reads no more; nothing is dropped. */
+  void (*sink_failed) (Source *src, const char *message);
+  /* The run cannot go on (target gone, line too long): stop the worker. */
+  void (*broken) (Source *src, const char *message);
+} PumpCallbacks;
+
+typedef struct {
+  SourceType type;
+  const char *sink_path; /* file sink, or NULL with a target */
+  const char *target;    /* Target= command line, or NULL */
+  /* Singer with a file sink: the last persisted checkpoint, if it was taken
+   * in this very file (checkpoint_path equal to sink_path). */
+  const char *checkpoint_path;
+  guint64 checkpoint_offset;
+} PumpSetup;
+
+Pump *pump_new (Source *src, const PumpCallbacks *callbacks);
+void pump_free (Pump *pump);
+
+/* Readies the sink for a new run: opens the file (cutting it back to the
+ * checkpoint for Singer), or starts the target. */
+gboolean pump_open (Pump *pump, const PumpSetup *setup, GError **error);
+/* The offset where the file sink stands once opened. */
+guint64 pump_sink_offset (Pump *pump);
+/* Hands over the worker's stdout. */
+void pump_attach (Pump *pump, int stdout_fd);
+/* Lets data flow or holds it. Holding takes effect at once: after this
+ * returns FALSE, no byte more reaches the sink. */
+void pump_set_flowing (Pump *pump, gboolean flowing);
+/* The worker has exited: what it left in the pipe is delivered (or held, if
+ * not flowing), the target gets end of file and is waited for. @done runs
+ * when the run's delivery is over; possibly before this returns. */
+void pump_finish (Pump *pump, void (*done) (Source *src), Source *src);
+/* Sends @sig to the target's process group, if there is a target. */
+void pump_kill_target (Pump *pump, int sig);
+/* Bytes read from the worker but not delivered yet. */
+gsize pump_held_bytes (Pump *pump);
