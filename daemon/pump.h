@@ -22,6 +22,7 @@
  * stdout once it has stored the data (the Singer/Meltano convention). */
 
 #define PUMP_READ_CHUNK (256 * 1024)
+#define PUMP_PIPE_SIZE (1024 * 1024)
 #define PUMP_LINE_MAX (16 * 1024 * 1024)
 
 typedef struct Pump Pump;

@@ -5,8 +5,10 @@
 #include <time.h>
 
 #include "definition.h"
+#include "clock.h"
 #include "scheduler.h"
 #include "settings.h"
+#include "singer.h"
 #include "source.h"
 #include "sourced-error.h"
 #include "store.h"
@@ -282,6 +284,13 @@ test_cron_more (void)
   check_cron ("0 12 1 jan,jul *", utc (2026, 2, 1, 0, 0), utc (2026, 7, 1, 12, 0));
   check_cron ("5/20 * * * *", utc (2026, 1, 1, 10, 6), utc (2026, 1, 1, 10, 25));
   /* Never matches: no next run. */
+  /* UTC has no daylight saving time: the night Europe and the US skip an
+   * hour changes nothing. */
+  check_cron ("30 2 * * *", utc (2026, 3, 29, 0, 0), utc (2026, 3, 29, 2, 30));
+  check_cron ("30 2 * * *", utc (2026, 3, 8, 3, 0), utc (2026, 3, 9, 2, 30));
+  /* Month ends: the 31st skips the short months; the 1st follows them. */
+  check_cron ("0 0 1 * *", utc (2026, 1, 31, 23, 59), utc (2026, 2, 1, 0, 0));
+  check_cron ("0 0 31 * *", utc (2026, 1, 31, 0, 0), utc (2026, 3, 31, 0, 0));
   check_cron ("0 0 31 2 *", utc (2026, 1, 1, 0, 0), 0);
 
   const char *bad[] = { "", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
@@ -304,6 +313,87 @@ test_frequency (void)
   g_assert_cmpuint (frequency_next (60, 0, now), ==, now);                    /* never ran: now */
   g_assert_cmpuint (frequency_next (60, now - 10 * min, now), ==, now + 50 * min);
   g_assert_cmpuint (frequency_next (60, now - 90 * min, now), ==, now);       /* overdue: now */
+}
+
+static void
+test_frequency_month_end (void)
+{
+  guint64 min = (guint64) 60 * G_USEC_PER_SEC;
+
+  /* A daily job last run on Jan 31st runs on Feb 1st: no calendar in it. */
+  g_assert_cmpuint (frequency_next (24 * 60, utc (2026, 1, 31, 6, 0), utc (2026, 1, 31, 7, 0)), ==,
+                    utc (2026, 2, 1, 6, 0));
+  g_assert_cmpuint (frequency_next (1, utc (2026, 2, 28, 23, 59), utc (2026, 2, 28, 23, 59)), ==,
+                    utc (2026, 3, 1, 0, 0));
+  g_assert_cmpuint (frequency_next (90, utc (2026, 12, 31, 23, 0), utc (2026, 12, 31, 23, 30)), ==,
+                    utc (2026, 12, 31, 23, 0) + 90 * min);
+}
+
+/* ---- clock ---------------------------------------------------------------- */
+
+static void
+test_clock (void)
+{
+  sourced_clock_set (utc (2026, 1, 31, 23, 59), 60.0);
+  guint64 a = sourced_now ();
+  g_assert_cmpuint (a, >=, utc (2026, 1, 31, 23, 59));
+  g_assert_cmpuint (a, <, utc (2026, 2, 1, 0, 0));
+  /* A minute of this clock is a second of real time. */
+  g_assert_cmpuint (sourced_clock_timeout_ms (60 * G_USEC_PER_SEC), ==, 1000);
+  g_assert_cmpuint (sourced_clock_timeout_ms (1), ==, 1); /* rounded up, never early */
+  g_usleep (50 * 1000);
+  g_assert_cmpuint (sourced_now () - a, >=, 3 * G_USEC_PER_SEC); /* 50 ms × 60 */
+  sourced_clock_set (utc (2026, 1, 1, 0, 0), 1.0);
+  g_assert_cmpuint (sourced_clock_timeout_ms (2 * G_USEC_PER_SEC), ==, 2000);
+}
+
+/* ---- Singer messages ------------------------------------------------------ */
+
+static void
+check_singer (const char *line, gboolean ok, SingerMessageType type, const char *state)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) error = NULL;
+  SingerMessage msg;
+
+  g_assert_cmpint (singer_parse_line (parser, line, strlen (line), &msg, &error), ==, ok);
+  if (!ok)
+    {
+      g_assert_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS);
+      g_assert_true (g_str_has_prefix (error->message, "not a Singer message: "));
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpint (msg.type, ==, type);
+  g_assert_cmpstr (msg.state, ==, state);
+  singer_message_clear (&msg);
+}
+
+static void
+test_singer_messages (void)
+{
+  check_singer ("{\"type\":\"RECORD\",\"stream\":\"users\",\"record\":{\"id\":1}}", TRUE,
+                SINGER_MESSAGE_RECORD, NULL);
+  check_singer ("{\"type\": \"SCHEMA\", \"stream\": \"users\", \"schema\": {}, \"key_properties\": [\"id\"]}",
+                TRUE, SINGER_MESSAGE_SCHEMA, NULL);
+  /* The state's value, in compact form, whatever its shape. */
+  check_singer ("{\"type\":\"STATE\",\"value\":{ \"bookmarks\" : {\"users\": {\"since\": \"2026-01-01\"}}}}", TRUE,
+                SINGER_MESSAGE_STATE, "{\"bookmarks\":{\"users\":{\"since\":\"2026-01-01\"}}}");
+  check_singer ("{\"type\":\"STATE\",\"value\":null}", TRUE, SINGER_MESSAGE_STATE, "null");
+  /* Newer messages are passed on untouched. */
+  check_singer ("{\"type\":\"ACTIVATE_VERSION\",\"stream\":\"users\",\"version\":3}", TRUE,
+                SINGER_MESSAGE_OTHER, NULL);
+
+  check_singer ("", FALSE, 0, NULL);
+  check_singer ("hello", FALSE, 0, NULL);
+  check_singer ("[1,2]", FALSE, 0, NULL);
+  check_singer ("{\"record\":{}}", FALSE, 0, NULL);
+  check_singer ("{\"type\":5}", FALSE, 0, NULL);
+  check_singer ("{\"type\":\"RECORD\",\"record\":{}}", FALSE, 0, NULL);       /* no stream */
+  check_singer ("{\"type\":\"RECORD\",\"stream\":\"u\",\"record\":7}", FALSE, 0, NULL); /* not an object */
+  check_singer ("{\"type\":\"SCHEMA\",\"stream\":\"u\"}", FALSE, 0, NULL);
+  check_singer ("{\"type\":\"STATE\"}", FALSE, 0, NULL);
+  check_singer ("{\"type\":\"RECORD\",\"stream\":\"u\",\"record\":{}", FALSE, 0, NULL); /* cut short */
 }
 
 /* ---- state machine ----------------------------------------------------- */
@@ -439,6 +529,9 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/scheduler/cron", test_cron);
   g_test_add_func ("/unit/scheduler/cron-more", test_cron_more);
   g_test_add_func ("/unit/scheduler/frequency", test_frequency);
+  g_test_add_func ("/unit/scheduler/frequency-month-end", test_frequency_month_end);
+  g_test_add_func ("/unit/clock", test_clock);
+  g_test_add_func ("/unit/singer/messages", test_singer_messages);
   g_test_add_func ("/unit/source/status", test_status_derivation);
   g_test_add_func ("/unit/source/rollback", test_rollback);
   g_test_add_func ("/unit/source/store-encoding", test_store_encoding);

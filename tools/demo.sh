@@ -29,9 +29,15 @@ M="org.sourced.Sourced1 /org/sourced/Sourced1 org.sourced.Sourced1.Manager"
 S="org.sourced.Sourced1 /org/sourced/Sourced1/source/clock org.sourced.Sourced1.Source"
 show busctl --user tree org.sourced.Sourced1
 show busctl --user call $M ListSources
-show busctl --user get-property $S Status MainPID Active
+sleep 2
+show busctl --user get-property $S Status MainPID Active RecordsDelivered
+# The clock's records, in its file sink.
+show tail -n 2 "$run/state/sinks/clock.jsonl"
 show busctl --user call $S Pause
 show busctl --user get-property $S Status PausedAt
+# Paused: sourced stops reading the worker's pipe; the sink does not grow.
+before=$(wc -l <"$run/state/sinks/clock.jsonl"); sleep 2
+echo; echo "sink lines before and after 2 s of pause: $before $(wc -l <"$run/state/sinks/clock.jsonl")"
 # The Stitch example: pause at 2019-06-01T00:00:00Z.
 show busctl --user set-property $S PausedAt t 1559347200000000
 show busctl --user get-property $S PausedAt
@@ -40,6 +46,12 @@ show busctl --user call $S Stop
 show busctl --user get-property $S Status MainPID
 show busctl --user call org.sourced.Sourced1 /org/sourced/Sourced1/source/hourly_2dreport org.sourced.Sourced1.Source RunJob
 show busctl --user call $M CreateSource 'sa{sv}' made-at-runtime 2 Exec s "sleep 600" DisplayName s "Made at run time"
+# A Singer tap (the test suite's tap-counter): records to its sink, STATE to
+# the Bookmark, and a restart resumes from it.
+show busctl --user call $M CreateSource 'sa{sv}' counter 2 Type s singer Exec s "$PWD/tests/taps/tap-counter --count 20 --every 5 --interval 0.02"
+sleep 1.5
+show busctl --user get-property org.sourced.Sourced1 /org/sourced/Sourced1/source/counter org.sourced.Sourced1.Source RecordsDelivered Bookmark
+show tail -n 2 "$run/state/sinks/counter.jsonl"
 show busctl --user call $M ListSources
 echo
 echo "State kept in $run/state (GKeyFile journal and snapshot):"
