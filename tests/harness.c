@@ -148,11 +148,45 @@ rm_rf (const char *path)
   g_assert_cmpint (system (cmd), ==, 0);
 }
 
+/* A clean SIGTERM shutdown, so that a sanitizer build checks for leaks. */
+static void
+stop_daemon (Harness *h)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  int status;
+
+  kill (h->daemon_pid, SIGTERM);
+  while (waitpid (h->daemon_pid, &status, WNOHANG) == 0)
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          kill (h->daemon_pid, SIGKILL);
+          waitpid (h->daemon_pid, &status, 0);
+          break;
+        }
+      g_usleep (5000);
+    }
+  h->daemon_pid = 0;
+}
+
+/* A sanitizer's report in the daemon's log fails the test that caused it. */
+static void
+check_sanitizers (Harness *h)
+{
+  g_autofree char *log = harness_log (h);
+  const char *markers[] = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: " };
+
+  for (guint i = 0; i < G_N_ELEMENTS (markers); i++)
+    if (strstr (log, markers[i]))
+      g_error ("sourced reported \"%s\"; its log:\n%s", markers[i], log);
+}
+
 void
 harness_free (Harness *h)
 {
   if (h->daemon_pid > 0)
-    harness_kill (h, SIGKILL);
+    stop_daemon (h);
+  check_sanitizers (h);
   if (g_test_failed ())
     {
       g_autofree char *log = harness_log (h);

@@ -780,7 +780,8 @@ test_persist_failed_changes_nothing (void)
 
   g_assert_true (g_file_set_contents (fault, "", -1, NULL));
   harness_clear_signals (h);
-  g_assert_cmpint (harness_call (h, source_path ("f"), SRC_IFACE, "Pause", &e, NULL, NULL), <, 0);
+  g_autofree char *f_path = source_path ("f");
+  g_assert_cmpint (harness_call (h, f_path, SRC_IFACE, "Pause", &e, NULL, NULL), <, 0);
   g_assert_cmpstr (e.name, ==, ERR ("PersistFailed"));
   sd_bus_error_free (&e);
   g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", &e, NULL, "sa{sv}", "new", 1, "Exec", "s",
@@ -823,7 +824,8 @@ test_state_dir_unusable (void)
   g_assert_true (g_file_set_contents (file, "", -1, NULL));
   harness_write_definition (h, "u", sleeper);
   harness_start (h, state_arg, NULL);
-  g_assert_cmpint (harness_call (h, source_path ("u"), SRC_IFACE, "Pause", &e, NULL, NULL), <, 0);
+  g_autofree char *u_path = source_path ("u");
+  g_assert_cmpint (harness_call (h, u_path, SRC_IFACE, "Pause", &e, NULL, NULL), <, 0);
   g_assert_cmpstr (e.name, ==, ERR ("PersistFailed"));
   g_assert_nonnull (strstr (e.message, "not-a-dir"));
   sd_bus_error_free (&e);

@@ -84,7 +84,8 @@ test_definition_errors (void)
   check_definition_error ("[Source]\nExec=true\nSink=/a\nTarget=b\n", "not both");
   check_definition_error ("[Source]\nExec=tr\xff\n", "UTF-8");
   check_definition_error ("[Source]\nExec=true\nRestartSec=0\n", "RestartSec");
-  g_autofree char *huge = g_strdup_printf ("[Source]\nExec=%s\n", g_strnfill (5000, 'x'));
+  g_autofree char *long_exec = g_strnfill (5000, 'x');
+  g_autofree char *huge = g_strdup_printf ("[Source]\nExec=%s\n", long_exec);
   check_definition_error (huge, "longer than 4096");
 }
 
@@ -500,8 +501,10 @@ test_store_encoding (void)
   src->control.started = TRUE;
   src->control.bookmark = g_strdup ("{\"a\": 1}");
   source_to_keyfile (src, kf);
-  g_assert_cmpstr (g_key_file_get_value (kf, "Source s", "Origin", NULL), ==, "created");
-  g_assert_cmpstr (g_key_file_get_value (kf, "Source s", "Exec", NULL), ==, "true");
+  g_autofree char *origin = g_key_file_get_value (kf, "Source s", "Origin", NULL);
+  g_autofree char *exec = g_key_file_get_value (kf, "Source s", "Exec", NULL);
+  g_assert_cmpstr (origin, ==, "created");
+  g_assert_cmpstr (exec, ==, "true");
   source_control_from_keyfile (&c, kf, "Source s");
   g_assert_cmpuint (c.paused_at, ==, 11);
   g_assert_cmpuint (c.system_paused_at, ==, 12);

@@ -1,0 +1,1032 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* sourcectl: the command-line client of sourced, in the manner of
+ * systemctl — one verb, some ids, human tables or --json. */
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "output.h"
+#include "source-info.h"
+
+/* Exit codes, documented in --help and the README. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAIL = 1,
+  EXIT_USAGE = 2,
+  EXIT_NO_SOURCE = 4,
+  EXIT_NOT_STOPPABLE = 5,
+};
+
+enum {
+  OPT_JSON = 1 << 0,
+  OPT_NO_LEGEND = 1 << 1,
+  OPT_QUIET = 1 << 2,
+  OPT_AT = 1 << 3,
+  OPT_CREATE = 1 << 4, /* --exec --type --frequency --cron --paused --stopped --sink --target --name */
+};
+
+typedef struct {
+  sd_bus *bus;
+  const char *bus_name; /* "system", "user", or the host */
+  guint given;          /* OPT_* that were on the command line */
+  gboolean json;
+  gboolean no_legend;
+  gboolean quiet;
+  const char *at;
+  const char *exec, *type, *cron, *sink, *target, *name;
+  guint32 frequency;
+  gboolean has_frequency, paused, stopped;
+  char **args; /* after the command */
+  int n_args;
+} Ctl;
+
+typedef struct {
+  const char *name;
+  const char *usage;
+  const char *summary;
+  int min_args;
+  int max_args; /* -1: any number */
+  guint options;
+  int (*run) (Ctl *ctl);
+  const char *details;
+} Command;
+
+static const Command *find_command (const char *name);
+static const char *bus_label = "system"; /* for messages */
+static void print_command_help (const Command *cmd);
+
+/* ---- Errors --------------------------------------------------------------- */
+
+/* One line on stderr, and the exit code that goes with it. */
+static int
+report (const char *id, const sd_bus_error *error, int r)
+{
+  if (error && sd_bus_error_is_set (error))
+    {
+      const char *name = error->name;
+
+      if (g_str_equal (name, "org.sourced.Sourced1.Error.NoSuchSource"))
+        {
+          fprintf (stderr, "sourcectl: source '%s' not found\n", id ? id : "?");
+          return EXIT_NO_SOURCE;
+        }
+      if (g_str_equal (name, "org.sourced.Sourced1.Error.NotStoppable"))
+        {
+          fprintf (stderr, "sourcectl: %s\n", error->message);
+          return EXIT_NOT_STOPPABLE;
+        }
+      if (g_str_equal (name, "org.freedesktop.DBus.Error.ServiceUnknown") ||
+          g_str_equal (name, "org.freedesktop.DBus.Error.NameHasNoOwner"))
+        {
+          fprintf (stderr, "sourcectl: sourced is not running (no org.sourced.Sourced1 on the %s bus)\n",
+                   bus_label);
+          return EXIT_FAIL;
+        }
+      if (g_str_equal (name, "org.freedesktop.DBus.Error.AccessDenied") ||
+          g_str_equal (name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"))
+        {
+          fprintf (stderr, "sourcectl: permission denied: %s\n", error->message ? error->message : name);
+          return EXIT_FAIL;
+        }
+      fprintf (stderr, "sourcectl: %s\n", error->message ? error->message : name);
+      return EXIT_FAIL;
+    }
+  fprintf (stderr, "sourcectl: %s\n", g_strerror (r < 0 ? -r : r));
+  return EXIT_FAIL;
+}
+
+static int
+usage_error (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static int
+usage_error (const char *fmt, ...)
+{
+  va_list ap;
+
+  fputs ("sourcectl: ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputs ("\nTry 'sourcectl --help'.\n", stderr);
+  return EXIT_USAGE;
+}
+
+static void
+print_json (JsonNode *node)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (gen, node);
+  json_generator_set_pretty (gen, isatty (STDOUT_FILENO));
+  text = json_generator_to_data (gen, NULL);
+  printf ("%s\n", text);
+}
+
+/* ---- Reading -------------------------------------------------------------- */
+
+static int
+get_manager_paused_at (Ctl *ctl, guint64 *paused_at, sd_bus_error *error)
+{
+  return sd_bus_get_property_trivial (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE,
+                                      "PausedAt", error, 't', paused_at);
+}
+
+/* The sources named in args, or all of them. On a missing one, reports it
+ * and remembers the exit code, and goes on with the others. */
+static GPtrArray *
+collect (Ctl *ctl, int *ret)
+{
+  g_autoptr (GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) source_info_free);
+  g_autoptr (GPtrArray) ids = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r;
+
+  *ret = EXIT_OK;
+  if (ctl->n_args == 0)
+    {
+      r = source_info_list_ids (ctl->bus, &ids, &error);
+      if (r < 0)
+        {
+          *ret = report (NULL, &error, r);
+          sd_bus_error_free (&error);
+          return NULL;
+        }
+    }
+  else
+    {
+      ids = g_ptr_array_new ();
+      for (int i = 0; i < ctl->n_args; i++)
+        g_ptr_array_add (ids, ctl->args[i]);
+    }
+  for (guint i = 0; i < ids->len; i++)
+    {
+      SourceInfo *info = NULL;
+      r = source_info_get (ctl->bus, ids->pdata[i], &info, &error);
+      if (r < 0)
+        {
+          int code = report (ids->pdata[i], &error, r);
+          sd_bus_error_free (&error);
+          if (*ret == EXIT_OK)
+            *ret = code;
+          /* Vanished between list and read: not the user's mistake. */
+          if (ctl->n_args == 0 && code == EXIT_NO_SOURCE)
+            *ret = EXIT_OK;
+          continue;
+        }
+      g_ptr_array_add (infos, info);
+    }
+  return g_steal_pointer (&infos);
+}
+
+static char *
+schedule_text (const SourceInfo *s)
+{
+  if (s->cron_expression && *s->cron_expression)
+    return g_strdup_printf ("cron %s", s->cron_expression);
+  if (s->frequency_minutes)
+    return g_strdup_printf ("every %u min", s->frequency_minutes);
+  return g_strdup ("continuous");
+}
+
+static int
+cmd_list (Ctl *ctl)
+{
+  const char *headers[] = { "ID", "STATUS", "ACTIVE", "PAUSED", "SCHEDULE", "RECORDS", "NAME" };
+  g_autoptr (Table) table = table_new (G_N_ELEMENTS (headers), headers);
+  g_autoptr (GPtrArray) infos = NULL;
+  guint64 now = (guint64) g_get_real_time (), gate = 0;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int ret;
+
+  if (ctl->quiet)
+    {
+      g_autoptr (GPtrArray) ids = NULL;
+      int r = source_info_list_ids (ctl->bus, &ids, &error);
+      if (r < 0)
+        {
+          ret = report (NULL, &error, r);
+          sd_bus_error_free (&error);
+          return ret;
+        }
+      for (guint i = 0; i < ids->len; i++)
+        printf ("%s\n", (char *) ids->pdata[i]);
+      return EXIT_OK;
+    }
+
+  infos = collect (ctl, &ret);
+  if (!infos)
+    return ret;
+  if (ctl->json)
+    {
+      g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+      JsonArray *array = json_array_new ();
+      for (guint i = 0; i < infos->len; i++)
+        json_array_add_element (array, source_info_to_json (infos->pdata[i]));
+      json_node_take_array (root, array);
+      print_json (root);
+      return ret;
+    }
+  for (guint i = 0; i < infos->len; i++)
+    {
+      SourceInfo *s = infos->pdata[i];
+      g_autofree char *id = g_strdup_printf ("%s%s%s%s%s", output_status_color (s->status),
+                                             output_status_dot (s->status), output_use_color () ? " " : "",
+                                             output_color_reset (), s->id);
+      g_autofree char *status = g_strdup_printf ("%s%s%s", output_status_color (s->status), s->status,
+                                                 output_color_reset ());
+      g_autofree char *paused = s->paused_at || s->system_paused_at
+                                  ? output_relative (s->paused_at ? s->paused_at : s->system_paused_at, now)
+                                  : g_strdup ("-");
+      g_autofree char *schedule = schedule_text (s);
+      g_autofree char *records = g_strdup_printf ("%" G_GUINT64_FORMAT, s->records_delivered);
+      if (s->system_paused_at && !s->paused_at)
+        {
+          g_autofree char *tmp = paused;
+          paused = g_strdup_printf ("%s (by sourced)", tmp);
+        }
+      const char *row[] = { id, status, s->active ? "yes" : "no", paused, schedule, records,
+                            s->display_name ? s->display_name : "" };
+      table_add_row (table, row);
+    }
+  table_print (table, !ctl->no_legend);
+  if (!ctl->no_legend)
+    {
+      printf ("\n%u source%s listed.\n", infos->len, infos->len == 1 ? "" : "s");
+      if (get_manager_paused_at (ctl, &gate, NULL) >= 0 && gate)
+        {
+          g_autofree char *since = output_timestamp (gate, now);
+          printf ("All sources are held: the Manager is paused since %s.\n", since);
+        }
+    }
+  return ret;
+}
+
+static void
+print_status (const SourceInfo *s, guint64 now)
+{
+  g_autofree char *schedule = schedule_text (s);
+
+  printf ("%s%s%s%s%s", output_status_color (s->status), output_status_dot (s->status),
+          output_use_color () ? " " : "", output_color_reset (), s->id);
+  if (s->display_name && *s->display_name && !g_str_equal (s->display_name, s->id))
+    printf (" - %s", s->display_name);
+  printf ("\n");
+  printf ("          Status: %s%s%s%s\n", output_status_color (s->status), s->status, output_color_reset (),
+          s->active ? " (delivering)" : "");
+  printf ("            Type: %s\n", s->type ? s->type : "");
+  printf ("        Schedule: %s\n", schedule);
+  if (s->paused_at)
+    {
+      g_autofree char *t = output_timestamp (s->paused_at, now);
+      printf ("          Paused: since %s\n", t);
+    }
+  if (s->system_paused_at)
+    {
+      g_autofree char *t = output_timestamp (s->system_paused_at, now);
+      printf ("   System paused: since %s\n", t);
+    }
+  if (s->main_pid)
+    printf ("        Main PID: %u\n", s->main_pid);
+  {
+    g_autofree char *t = output_timestamp (s->last_record_at, now);
+    printf ("       Delivered: %" G_GUINT64_FORMAT " records, %" G_GUINT64_FORMAT " bytes; last %s\n",
+            s->records_delivered, s->bytes_delivered, t);
+  }
+  if (s->bookmark && *s->bookmark)
+    printf ("        Bookmark: %s\n", s->bookmark);
+  if (s->next_run_at)
+    {
+      g_autofree char *t = output_timestamp (s->next_run_at, now);
+      printf ("        Next run: %s\n", t);
+    }
+  if (s->last_job_started_at)
+    {
+      g_autofree char *t = output_timestamp (s->last_job_started_at, now);
+      printf ("        Last job: %s\n", t);
+    }
+  printf ("       Last exit: %d\n", s->last_exit_status);
+  if (s->last_error && *s->last_error)
+    printf ("      Last error: %s\n", s->last_error);
+  {
+    g_autofree char *c = output_timestamp (s->created_at, now);
+    g_autofree char *u = output_timestamp (s->updated_at, now);
+    printf ("         Created: %s\n         Updated: %s\n", c, u);
+  }
+}
+
+static int
+cmd_status (Ctl *ctl)
+{
+  g_autoptr (GPtrArray) infos = NULL;
+  guint64 now = (guint64) g_get_real_time ();
+  int ret;
+
+  infos = collect (ctl, &ret);
+  if (!infos)
+    return ret;
+  if (ctl->json)
+    {
+      g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+      JsonArray *array = json_array_new ();
+      for (guint i = 0; i < infos->len; i++)
+        json_array_add_element (array, source_info_to_json (infos->pdata[i]));
+      json_node_take_array (root, array);
+      print_json (root);
+      return ret;
+    }
+  if (ctl->n_args == 0)
+    {
+      guint64 gate = 0;
+      if (get_manager_paused_at (ctl, &gate, NULL) >= 0)
+        {
+          g_autofree char *since = output_timestamp (gate, now);
+          printf ("sourced: %u source%s; %s%s\n\n", infos->len, infos->len == 1 ? "" : "s",
+                  gate ? "all held, the Manager is paused since " : "running", gate ? since : "");
+        }
+    }
+  for (guint i = 0; i < infos->len; i++)
+    {
+      if (i > 0)
+        printf ("\n");
+      print_status (infos->pdata[i], now);
+    }
+  return ret;
+}
+
+static int
+cmd_show (Ctl *ctl)
+{
+  g_autoptr (JsonNode) all = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+  guint64 now = (guint64) g_get_real_time ();
+  int ret = EXIT_OK;
+
+  json_node_take_array (all, array);
+  for (int i = 0; i < ctl->n_args; i++)
+    {
+      const char *id = ctl->args[i];
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      sd_bus_message *reply = NULL;
+      const char *path;
+      g_autofree char *owned = NULL;
+      int r;
+
+      r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, "GetSource",
+                              &error, &reply, "s", id);
+      if (r >= 0 && (r = sd_bus_message_read (reply, "o", &path)) >= 0)
+        owned = g_strdup (path);
+      g_clear_pointer (&reply, sd_bus_message_unref);
+      if (r >= 0)
+        r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, owned, "org.freedesktop.DBus.Properties", "GetAll",
+                                &error, &reply, "s", SOURCED_SOURCE_IFACE);
+      if (r < 0)
+        {
+          int code = report (id, &error, r);
+          sd_bus_error_free (&error);
+          if (ret == EXIT_OK)
+            ret = code;
+          continue;
+        }
+
+      /* Every property, in the daemon's order, under its D-Bus name. */
+      JsonObject *obj = json_object_new ();
+      if (i > 0 && !ctl->json)
+        printf ("\n");
+      r = sd_bus_message_enter_container (reply, 'a', "{sv}");
+      while (r >= 0 && (r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0)
+        {
+          const char *name;
+          if ((r = sd_bus_message_read_basic (reply, 's', &name)) < 0)
+            break;
+          if (ctl->json)
+            {
+              JsonNode *node = NULL;
+              if ((r = source_info_variant_to_json (reply, name, &node)) < 0)
+                break;
+              json_object_set_member (obj, name, node);
+            }
+          else
+            {
+              g_autofree char *text = NULL;
+              if ((r = source_info_variant_to_text (reply, name, now, &text)) < 0)
+                break;
+              printf ("%s=%s\n", name, text);
+            }
+          r = sd_bus_message_exit_container (reply);
+        }
+      sd_bus_message_unref (reply);
+      if (r < 0)
+        {
+          json_object_unref (obj);
+          return report (id, NULL, r);
+        }
+      json_array_add_object_element (array, obj);
+    }
+  if (ctl->json)
+    {
+      /* One id: one object; several: an array of them. */
+      if (json_array_get_length (array) == 1 && ctl->n_args == 1)
+        print_json (json_array_get_element (array, 0));
+      else
+        print_json (all);
+    }
+  return ret;
+}
+
+/* ---- Changing ------------------------------------------------------------- */
+
+static int
+call_each (Ctl *ctl, const char *member)
+{
+  int ret = EXIT_OK;
+
+  for (int i = 0; i < ctl->n_args; i++)
+    {
+      sd_bus_error error = SD_BUS_ERROR_NULL;
+      g_autofree char *path = NULL;
+      sd_bus_message *reply = NULL;
+      const char *p;
+      int r;
+
+      /* GetSource first: an unknown id is "not found", not a bad path. */
+      r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, "GetSource",
+                              &error, &reply, "s", ctl->args[i]);
+      if (r >= 0 && (r = sd_bus_message_read (reply, "o", &p)) >= 0)
+        path = g_strdup (p);
+      g_clear_pointer (&reply, sd_bus_message_unref);
+      if (r >= 0)
+        {
+          if (g_str_equal (member, "start"))
+            {
+              /* Like systemctl start: a running source is left alone
+               * (the D-Bus Start would restart it; that is `restart`). */
+              g_autofree char *status = NULL;
+              r = sd_bus_get_property_string (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "Status",
+                                              &error, &status);
+              if (r >= 0 && (g_str_equal (status, "active") || g_str_equal (status, "paused") ||
+                             g_str_equal (status, "starting")))
+                continue;
+              if (r >= 0)
+                r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "Start", &error,
+                                        NULL, NULL);
+            }
+          else if (g_str_equal (member, "PausedAt"))
+            {
+              guint64 at = 0;
+              output_parse_time (ctl->at, &at);
+              r = sd_bus_set_property (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "PausedAt", &error,
+                                       "t", at);
+            }
+          else if (g_str_equal (member, "RunJob"))
+            {
+              guint64 started = 0;
+              r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "RunJob", &error,
+                                      &reply, NULL);
+              if (r >= 0 && (r = sd_bus_message_read (reply, "t", &started)) >= 0)
+                {
+                  g_autofree char *t = output_iso8601 (started);
+                  printf ("%s: job started at %s\n", ctl->args[i], t ? t : "?");
+                }
+              g_clear_pointer (&reply, sd_bus_message_unref);
+            }
+          else if (g_str_equal (member, "RemoveSource"))
+            r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE,
+                                    "RemoveSource", &error, NULL, "s", ctl->args[i]);
+          else
+            r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, member, &error, NULL,
+                                    NULL);
+        }
+      if (r < 0)
+        {
+          int code = report (ctl->args[i], &error, r);
+          if (ret == EXIT_OK)
+            ret = code;
+        }
+      sd_bus_error_free (&error);
+    }
+  return ret;
+}
+
+static int
+cmd_pause (Ctl *ctl)
+{
+  return call_each (ctl, ctl->at ? "PausedAt" : "Pause");
+}
+
+static int cmd_unpause (Ctl *ctl) { return call_each (ctl, "Unpause"); }
+static int cmd_start (Ctl *ctl) { return call_each (ctl, "start"); }
+static int cmd_restart (Ctl *ctl) { return call_each (ctl, "Start"); }
+static int cmd_stop (Ctl *ctl) { return call_each (ctl, "Stop"); }
+static int cmd_run (Ctl *ctl) { return call_each (ctl, "RunJob"); }
+static int cmd_remove (Ctl *ctl) { return call_each (ctl, "RemoveSource"); }
+
+static int
+call_manager (Ctl *ctl, const char *member)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, member,
+                              &error, NULL, NULL);
+
+  if (r < 0)
+    {
+      int code = report (NULL, &error, r);
+      sd_bus_error_free (&error);
+      return code;
+    }
+  return EXIT_OK;
+}
+
+static int cmd_reload (Ctl *ctl) { return call_manager (ctl, "Reload"); }
+static int cmd_pause_all (Ctl *ctl) { return call_manager (ctl, "Pause"); }
+static int cmd_unpause_all (Ctl *ctl) { return call_manager (ctl, "Unpause"); }
+
+static int
+append_setting (sd_bus_message *m, const char *key, char type, const void *value)
+{
+  char sig[2] = { type, 0 };
+  int r = sd_bus_message_open_container (m, 'e', "sv");
+
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, 's', key);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'v', sig);
+  if (r >= 0)
+    r = sd_bus_message_append_basic (m, type, value);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  return r;
+}
+
+static int
+cmd_create (Ctl *ctl)
+{
+  sd_bus_message *m = NULL;
+  sd_bus_message *reply = NULL;
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  const char *id = ctl->args[0];
+  int r;
+
+  if (!ctl->exec)
+    return usage_error ("create needs --exec COMMAND");
+  if (ctl->has_frequency && ctl->cron)
+    return usage_error ("--frequency and --cron exclude each other");
+  if (ctl->paused && ctl->stopped)
+    return usage_error ("--paused and --stopped exclude each other");
+
+  r = sd_bus_message_new_method_call (ctl->bus, &m, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE,
+                                      "CreateSource");
+  if (r >= 0)
+    r = sd_bus_message_append (m, "s", id);
+  if (r >= 0)
+    r = sd_bus_message_open_container (m, 'a', "{sv}");
+  if (r >= 0)
+    r = append_setting (m, "Exec", 's', ctl->exec);
+  if (r >= 0 && ctl->type)
+    r = append_setting (m, "Type", 's', ctl->type);
+  if (r >= 0 && ctl->name)
+    r = append_setting (m, "DisplayName", 's', ctl->name);
+  if (r >= 0 && ctl->has_frequency)
+    r = append_setting (m, "FrequencyMinutes", 'u', &ctl->frequency);
+  if (r >= 0 && ctl->cron)
+    r = append_setting (m, "CronExpression", 's', ctl->cron);
+  if (r >= 0 && ctl->sink)
+    r = append_setting (m, "Sink", 's', ctl->sink);
+  if (r >= 0 && ctl->target)
+    r = append_setting (m, "Target", 's', ctl->target);
+  if (r >= 0 && (ctl->paused || ctl->stopped))
+    r = append_setting (m, "InitialState", 's', ctl->paused ? "paused" : "stopped");
+  if (r >= 0)
+    r = sd_bus_message_close_container (m);
+  if (r >= 0)
+    r = sd_bus_call (ctl->bus, m, 0, &error, &reply);
+  sd_bus_message_unref (m);
+  sd_bus_message_unref (reply);
+  if (r < 0)
+    {
+      int code = report (id, &error, r);
+      sd_bus_error_free (&error);
+      return code;
+    }
+  return EXIT_OK;
+}
+
+/* ---- monitor -------------------------------------------------------------- */
+
+static char *
+now_iso (void)
+{
+  return output_iso8601 ((guint64) g_get_real_time ());
+}
+
+static char *
+id_of (const char *path)
+{
+  char *id = NULL;
+
+  if (g_str_equal (path, SOURCED_MANAGER_PATH))
+    return NULL;
+  if (sd_bus_path_decode (path, SOURCED_MANAGER_PATH "/source", &id) <= 0)
+    return NULL;
+  return id;
+}
+
+static void
+emit_event (Ctl *ctl, const char *event, const char *path, JsonObject *props, const char *text)
+{
+  g_autofree char *time = now_iso ();
+  g_autofree char *id = id_of (path);
+
+  if (ctl->json)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      g_autoptr (JsonGenerator) gen = json_generator_new ();
+      g_autoptr (JsonNode) root = NULL;
+      g_autofree char *line = NULL;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "time");
+      json_builder_add_string_value (b, time);
+      json_builder_set_member_name (b, "event");
+      json_builder_add_string_value (b, event);
+      json_builder_set_member_name (b, "object");
+      json_builder_add_string_value (b, id ? "source" : "manager");
+      json_builder_set_member_name (b, "id");
+      if (id)
+        json_builder_add_string_value (b, id);
+      else
+        json_builder_add_null_value (b);
+      if (props)
+        {
+          json_builder_set_member_name (b, "properties");
+          JsonNode *n = json_node_new (JSON_NODE_OBJECT);
+          json_node_set_object (n, props);
+          json_builder_add_value (b, n);
+        }
+      json_builder_end_object (b);
+      root = json_builder_get_root (b);
+      json_generator_set_root (gen, root);
+      line = json_generator_to_data (gen, NULL);
+      printf ("%s\n", line);
+    }
+  else
+    printf ("%s %s %s%s%s\n", time, id ? id : "(manager)", event, text && *text ? ": " : "", text ? text : "");
+  fflush (stdout);
+}
+
+static int
+on_properties_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Ctl *ctl = userdata;
+  g_autoptr (JsonObject) props = json_object_new ();
+  g_autoptr (GString) text = g_string_new (NULL);
+  guint64 now = (guint64) g_get_real_time ();
+  const char *iface;
+  int r;
+
+  if ((r = sd_bus_message_read (m, "s", &iface)) < 0 || !g_str_has_prefix (iface, "org.sourced.Sourced1."))
+    return 0;
+  r = sd_bus_message_enter_container (m, 'a', "{sv}");
+  while (r >= 0 && (r = sd_bus_message_enter_container (m, 'e', "sv")) > 0)
+    {
+      const char *name;
+      g_autofree char *key = NULL;
+      JsonNode *node = NULL;
+
+      if ((r = sd_bus_message_read_basic (m, 's', &name)) < 0)
+        break;
+      r = source_info_variant_to_json (m, name, &node);
+      if (r < 0)
+        break;
+      key = source_info_json_key (name);
+      if (text->len)
+        g_string_append_c (text, ' ');
+      if (JSON_NODE_HOLDS_NULL (node))
+        g_string_append_printf (text, "%s=", name);
+      else if (json_node_get_value_type (node) == G_TYPE_STRING)
+        g_string_append_printf (text, "%s=%s", name, json_node_get_string (node));
+      else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
+        g_string_append_printf (text, "%s=%s", name, json_node_get_boolean (node) ? "yes" : "no");
+      else
+        g_string_append_printf (text, "%s=%" G_GINT64_FORMAT, name, json_node_get_int (node));
+      json_object_set_member (props, key, node);
+      r = sd_bus_message_exit_container (m);
+    }
+  (void) now;
+  if (r < 0)
+    return 0;
+  emit_event (ctl, "changed", sd_bus_message_get_path (m), props, text->str);
+  return 0;
+}
+
+static int
+on_interfaces (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  Ctl *ctl = userdata;
+  const char *path;
+  gboolean added = g_str_equal (sd_bus_message_get_member (m), "InterfacesAdded");
+
+  if (sd_bus_message_read (m, "o", &path) < 0)
+    return 0;
+  emit_event (ctl, added ? "added" : "removed", path, NULL, NULL);
+  return 0;
+}
+
+static int
+cmd_monitor (Ctl *ctl)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r;
+
+  r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, NULL, "org.freedesktop.DBus.Properties",
+                           "PropertiesChanged", on_properties_changed, ctl);
+  if (r >= 0)
+    r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH,
+                             "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", on_interfaces, ctl);
+  if (r >= 0)
+    r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH,
+                             "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_interfaces, ctl);
+  if (r < 0)
+    return report (NULL, &error, r);
+  /* The matches are in place: from here on, no change is missed. */
+  fprintf (stderr, "Monitoring sourced on the %s bus. Press Ctrl-C to stop.\n", ctl->bus_name);
+  for (;;)
+    {
+      r = sd_bus_process (ctl->bus, NULL);
+      if (r < 0)
+        {
+          fprintf (stderr, "sourcectl: lost the bus: %s\n", g_strerror (-r));
+          return EXIT_FAIL;
+        }
+      if (r > 0)
+        continue;
+      r = sd_bus_wait (ctl->bus, UINT64_MAX);
+      if (r < 0 && r != -EINTR)
+        {
+          fprintf (stderr, "sourcectl: lost the bus: %s\n", g_strerror (-r));
+          return EXIT_FAIL;
+        }
+    }
+}
+
+/* ---- Commands and options ------------------------------------------------- */
+
+static const Command commands[] = {
+  { "list", "", "List sources: status, pause, schedule, records", 0, 0, OPT_JSON | OPT_NO_LEGEND | OPT_QUIET,
+    cmd_list, "  --json        print a JSON array of source objects\n"
+              "  --no-legend   no header and no summary line\n"
+              "  -q, --quiet   print the ids only, one per line\n" },
+  { "status", "[ID...]", "Show the state of sources (all without ID)", 0, -1, OPT_JSON, cmd_status,
+    "  --json        print a JSON array of source objects\n" },
+  { "show", "ID...", "Show every property of sources", 1, -1, OPT_JSON, cmd_show,
+    "  --json        print the properties as a JSON object (an array for several ids)\n" },
+  { "pause", "ID... [--at TIME]", "Pause sources (Stitch: set paused_at)", 1, -1, OPT_AT, cmd_pause,
+    "  --at TIME     pause as of TIME (ISO 8601, e.g. 2019-06-01T00:00:00Z, UTC\n"
+    "                unless a zone is given); the pause takes effect at once\n" },
+  { "unpause", "ID...", "Unpause sources (clears a pause made by sourced too)", 1, -1, 0, cmd_unpause, NULL },
+  { "start", "ID...", "Start sources that are not running", 1, -1, 0, cmd_start, NULL },
+  { "restart", "ID...", "Start sources, restarting running ones", 1, -1, 0, cmd_restart, NULL },
+  { "stop", "ID...", "Stop sources", 1, -1, 0, cmd_stop, NULL },
+  { "run", "ID...", "Run one job of scheduled sources now, even if paused", 1, -1, 0, cmd_run, NULL },
+  { "create", "ID --exec CMD [OPTIONS]", "Create a source at run time", 1, 1, OPT_CREATE, cmd_create,
+    "  --exec CMD          the worker's command line (required)\n"
+    "  --type exec|singer  what it writes (default exec)\n"
+    "  --frequency MIN     run a job every MIN minutes\n"
+    "  --cron EXPR         run jobs on a 5-field cron schedule (UTC)\n"
+    "  --paused            create it paused\n"
+    "  --stopped           create it stopped\n"
+    "  --sink FILE         the JSON-lines file its records go to\n"
+    "  --target CMD        a Singer target to feed instead of a file\n"
+    "  --name NAME         its display name\n" },
+  { "remove", "ID...", "Stop and forget sources made with create", 1, -1, 0, cmd_remove, NULL },
+  { "reload", "", "Re-read the definition files", 0, 0, 0, cmd_reload, NULL },
+  { "pause-all", "", "Pause the Manager: hold every source", 0, 0, 0, cmd_pause_all, NULL },
+  { "unpause-all", "", "Unpause the Manager", 0, 0, 0, cmd_unpause_all, NULL },
+  { "monitor", "", "Print one line per change until Ctrl-C", 0, 0, OPT_JSON, cmd_monitor,
+    "  --json        one JSON object per line\n" },
+};
+
+static const Command *
+find_command (const char *name)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return &commands[i];
+  return NULL;
+}
+
+static void
+print_help (void)
+{
+  printf ("sourcectl [OPTIONS...] COMMAND [ID...]\n\n"
+          "Query and control sourced, the data source supervisor.\n\n"
+          "Commands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *left = g_strdup_printf ("%s %s", commands[i].name, commands[i].usage);
+      printf ("  %-28s %s\n", left, commands[i].summary);
+    }
+  printf ("\nOptions:\n"
+          "  -h, --help           show this help, or a command's with COMMAND --help\n"
+          "      --version        show the version\n"
+          "      --system         talk to sourced on the system bus (default)\n"
+          "      --user           talk to sourced on the session bus\n"
+          "  -H, --host=[USER@]HOST  talk to sourced on HOST's system bus over SSH\n"
+          "      --json           print JSON (reading commands; monitor: JSON lines)\n"
+          "      --no-legend      no table header and summary\n"
+          "\nColours are used when standard output is a terminal and NO_COLOR is unset.\n"
+          "\nExit status:\n"
+          "  0  success\n"
+          "  1  failure (sourced said no, or is not running)\n"
+          "  2  wrong usage\n"
+          "  4  no such source\n"
+          "  5  the source is not in a stoppable state\n");
+}
+
+static void
+print_command_help (const Command *cmd)
+{
+  printf ("sourcectl [OPTIONS...] %s %s\n\n%s.\n", cmd->name, cmd->usage, cmd->summary);
+  if (cmd->details)
+    printf ("\nOptions:\n%s", cmd->details);
+  printf ("\nCommon options: --system, --user, -H HOST; see sourcectl --help.\n");
+}
+
+static int
+connect_bus (Ctl *ctl, gboolean user, const char *host)
+{
+  int r;
+
+  if (host)
+    {
+      ctl->bus_name = host;
+      r = sd_bus_open_system_remote (&ctl->bus, host);
+    }
+  else if (user)
+    {
+      ctl->bus_name = "user";
+      r = sd_bus_open_user (&ctl->bus);
+    }
+  else
+    {
+      ctl->bus_name = "system";
+      r = sd_bus_open_system (&ctl->bus);
+    }
+  bus_label = ctl->bus_name;
+  if (r < 0)
+    {
+      fprintf (stderr, "sourcectl: cannot connect to the %s bus: %s\n", ctl->bus_name, g_strerror (-r));
+      return EXIT_FAIL;
+    }
+  return EXIT_OK;
+}
+
+enum {
+  ARG_VERSION = 0x100,
+  ARG_SYSTEM,
+  ARG_USER,
+  ARG_JSON,
+  ARG_NO_LEGEND,
+  ARG_AT,
+  ARG_EXEC,
+  ARG_TYPE,
+  ARG_FREQUENCY,
+  ARG_CRON,
+  ARG_PAUSED,
+  ARG_STOPPED,
+  ARG_SINK,
+  ARG_TARGET,
+  ARG_NAME,
+};
+
+int
+main (int argc, char **argv)
+{
+  static const struct option options[] = {
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, ARG_VERSION },
+    { "system", no_argument, NULL, ARG_SYSTEM },
+    { "user", no_argument, NULL, ARG_USER },
+    { "host", required_argument, NULL, 'H' },
+    { "json", no_argument, NULL, ARG_JSON },
+    { "no-legend", no_argument, NULL, ARG_NO_LEGEND },
+    { "quiet", no_argument, NULL, 'q' },
+    { "at", required_argument, NULL, ARG_AT },
+    { "exec", required_argument, NULL, ARG_EXEC },
+    { "type", required_argument, NULL, ARG_TYPE },
+    { "frequency", required_argument, NULL, ARG_FREQUENCY },
+    { "cron", required_argument, NULL, ARG_CRON },
+    { "paused", no_argument, NULL, ARG_PAUSED },
+    { "stopped", no_argument, NULL, ARG_STOPPED },
+    { "sink", required_argument, NULL, ARG_SINK },
+    { "target", required_argument, NULL, ARG_TARGET },
+    { "name", required_argument, NULL, ARG_NAME },
+    {},
+  };
+  Ctl ctl = { 0 };
+  gboolean help = FALSE, user = FALSE, system_bus = FALSE;
+  const char *host = NULL;
+  const Command *cmd;
+  int c, ret;
+
+  setlocale (LC_ALL, "");
+  output_init ();
+  opterr = 0;
+  while ((c = getopt_long (argc, argv, "hH:q", options, NULL)) >= 0)
+    {
+      switch (c)
+        {
+        case 'h': help = TRUE; break;
+        case ARG_VERSION: printf ("sourcectl %s\n", SOURCED_VERSION); return EXIT_OK;
+        case ARG_SYSTEM: system_bus = TRUE; break;
+        case ARG_USER: user = TRUE; break;
+        case 'H': host = optarg; break;
+        case ARG_JSON: ctl.json = TRUE; ctl.given |= OPT_JSON; break;
+        case ARG_NO_LEGEND: ctl.no_legend = TRUE; ctl.given |= OPT_NO_LEGEND; break;
+        case 'q': ctl.quiet = TRUE; ctl.given |= OPT_QUIET; break;
+        case ARG_AT: ctl.at = optarg; ctl.given |= OPT_AT; break;
+        case ARG_EXEC: ctl.exec = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_TYPE: ctl.type = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_CRON: ctl.cron = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_SINK: ctl.sink = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_TARGET: ctl.target = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_NAME: ctl.name = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_PAUSED: ctl.paused = TRUE; ctl.given |= OPT_CREATE; break;
+        case ARG_STOPPED: ctl.stopped = TRUE; ctl.given |= OPT_CREATE; break;
+        case ARG_FREQUENCY:
+          {
+            char *end = NULL;
+            guint64 v = g_ascii_strtoull (optarg, &end, 10);
+            if (!*optarg || *end || v == 0 || v > G_MAXUINT32)
+              return usage_error ("--frequency wants a number of minutes, not '%s'", optarg);
+            ctl.frequency = (guint32) v;
+            ctl.has_frequency = TRUE;
+            ctl.given |= OPT_CREATE;
+            break;
+          }
+        case '?':
+        default:
+          if (optopt)
+            return usage_error ("option '-%c' is unknown or lacks its value", optopt);
+          return usage_error ("option '%s' is unknown or lacks its value", argv[optind - 1]);
+        }
+    }
+
+  if (optind >= argc)
+    {
+      if (help)
+        {
+          print_help ();
+          return EXIT_OK;
+        }
+      return usage_error ("no command given");
+    }
+  if (g_str_equal (argv[optind], "help"))
+    {
+      if (optind + 1 < argc && (cmd = find_command (argv[optind + 1])))
+        print_command_help (cmd);
+      else if (optind + 1 < argc)
+        return usage_error ("unknown command '%s'", argv[optind + 1]);
+      else
+        print_help ();
+      return EXIT_OK;
+    }
+  cmd = find_command (argv[optind]);
+  if (!cmd)
+    return usage_error ("unknown command '%s'", argv[optind]);
+  if (help)
+    {
+      print_command_help (cmd);
+      return EXIT_OK;
+    }
+  ctl.args = argv + optind + 1;
+  ctl.n_args = argc - optind - 1;
+  if (ctl.n_args < cmd->min_args)
+    return usage_error ("%s needs %s", cmd->name, cmd->min_args == 1 && cmd->max_args == 1 ? "an ID" : "at least one ID");
+  if (cmd->max_args >= 0 && ctl.n_args > cmd->max_args)
+    return usage_error ("%s takes %s", cmd->name, cmd->max_args == 0 ? "no arguments" : "one ID");
+  if (ctl.given & ~cmd->options)
+    return usage_error ("an option given does not apply to '%s'; see sourcectl %s --help", cmd->name, cmd->name);
+  if ((user ? 1 : 0) + (system_bus ? 1 : 0) + (host ? 1 : 0) > 1)
+    return usage_error ("--system, --user and --host exclude each other");
+  if (ctl.at)
+    {
+      guint64 at;
+      if (!output_parse_time (ctl.at, &at))
+        return usage_error ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'", ctl.at);
+    }
+
+  ret = connect_bus (&ctl, user, host);
+  if (ret != EXIT_OK)
+    return ret;
+  ret = cmd->run (&ctl);
+  fflush (stdout);
+  sd_bus_flush_close_unref (ctl.bus);
+  return ret;
+}
