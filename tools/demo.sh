@@ -53,6 +53,13 @@ sleep 1.5
 show busctl --user get-property org.sourced.Sourced1 /org/sourced/Sourced1/source/counter org.sourced.Sourced1.Source RecordsDelivered Bookmark
 show tail -n 2 "$run/state/sinks/counter.jsonl"
 show busctl --user call $M ListSources
+# The same through sourcectl, the project's own client.
+show build/cli/sourcectl --user list
+show build/cli/sourcectl --user status counter
+show build/cli/sourcectl --user pause clock --at 2019-06-01T00:00:00Z
+show build/cli/sourcectl --user list --json
+# clock was stopped above: exit status 5, not in a stoppable state.
+show build/cli/sourcectl --user stop clock || echo "(exit status $?)"
 echo
 echo "State kept in $run/state (GKeyFile journal and snapshot):"
 ls -l "$run/state"
