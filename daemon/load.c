@@ -182,6 +182,12 @@ load_initial (Sourced *d, GError **error)
                      (const char *) key);
           continue;
         }
+      if (d->n_sources >= d->max_sources)
+        {
+          g_warning ("%s:0: skipped: sourced already has %u sources, the most it takes (--max-sources)", def->path,
+                     d->n_sources);
+          continue;
+        }
       src = source_new (key, g_steal_pointer (&def->settings), def->path);
       if (g_key_file_has_group (kf, group) && !g_key_file_get_boolean (kf, group, "Removed", NULL))
         {
@@ -252,6 +258,12 @@ load_reload (Sourced *d, GError **error)
           if (!src->definition_file)
             g_warning ("%s:0: skipped: source '%s' already exists (made with CreateSource)", def->path,
                        (const char *) key);
+          continue;
+        }
+      if (d->n_sources >= d->max_sources)
+        {
+          g_warning ("%s:0: skipped: sourced already has %u sources, the most it takes (--max-sources)", def->path,
+                     d->n_sources);
           continue;
         }
       src = source_new (key, g_steal_pointer (&def->settings), def->path);

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "bus-glib.h"
+#include "auth.h"
 #include "commit.h"
 #include "load.h"
 #include "manager-bus.h"
@@ -50,6 +51,9 @@ compare_ids (gconstpointer a, gconstpointer b, gpointer user_data)
 static gboolean opt_system, opt_session, opt_verbose, opt_version;
 static char *opt_config_dir, *opt_state_dir;
 static gint64 opt_max_message_size;
+static gint opt_max_sources = 1000000;
+static char *opt_group;
+static gdouble opt_rate_limit = 100;
 
 static GOptionEntry options[] = {
   { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus (default)", NULL },
@@ -58,6 +62,11 @@ static GOptionEntry options[] = {
   { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &opt_state_dir, "Keep the control state in DIR", "DIR" },
   { "max-message-size", 0, 0, G_OPTION_ARG_INT64, &opt_max_message_size,
     "Never send a message larger than BYTES (default: 32 MiB, the system bus's limit)", "BYTES" },
+  { "max-sources", 0, 0, G_OPTION_ARG_INT, &opt_max_sources, "Take at most N sources (default: 1000000)", "N" },
+  { "group", 0, 0, G_OPTION_ARG_STRING, &opt_group,
+    "Without polkit, let members of GROUP change sources (default: sourced)", "GROUP" },
+  { "rate-limit", 0, 0, G_OPTION_ARG_DOUBLE, &opt_rate_limit,
+    "Changing calls a second per non-root caller, 0 for no limit (default: 100)", "N" },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log debug messages too", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
   { NULL }
@@ -253,6 +262,16 @@ main (int argc, char **argv)
       fprintf (stderr, "sourced: --max-message-size must be at least 8192\n");
       return 2;
     }
+  if (opt_max_sources < 1)
+    {
+      fprintf (stderr, "sourced: --max-sources must be at least 1\n");
+      return 2;
+    }
+  if (opt_rate_limit < 0)
+    {
+      fprintf (stderr, "sourced: --rate-limit must not be negative\n");
+      return 2;
+    }
   if (!sourced_clock_init_from_env (&error))
     {
       fprintf (stderr, "sourced: %s\n", error->message);
@@ -272,6 +291,18 @@ main (int argc, char **argv)
   if (g_getenv ("SOURCED_FAULT_FILE"))
     store_set_fault_file (d->store, g_getenv ("SOURCED_FAULT_FILE"));
   supervisor_init (d);
+  d->max_sources = (guint) opt_max_sources;
+  {
+    /* Only the system bus has callers of other users; the session bus
+     * admits its owner alone. */
+    AuthConfig auth = {
+      .enabled = !opt_session,
+      .group = opt_group ? opt_group : "sourced",
+      .rate = opt_rate_limit,
+      .burst = MAX (opt_rate_limit * 2, 1),
+    };
+    auth_init (d, &auth);
+  }
 
   g_message ("sourced %s starting: config %s, state %s, %s bus", SOURCED_VERSION, d->config_dir, d->state_dir,
              opt_session ? "session" : "system");
@@ -326,6 +357,7 @@ main (int argc, char **argv)
   sd_bus_flush_close_unref (d->bus);
   store_free (d->store);
   g_main_loop_unref (d->loop);
+  auth_shutdown ();
   g_free (d->config_dir);
   g_free (d->state_dir);
   return d->exit_code;

@@ -2,6 +2,7 @@
 #include "manager-bus.h"
 
 #include "config.h"
+#include "auth.h"
 #include "commit.h"
 #include "load.h"
 #include "source-bus.h"
@@ -396,6 +397,11 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
     }
   if (!read_settings (m, settings, &local))
     return sourced_error_to_bus (local, error);
+  AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
+  if (d->n_sources >= d->max_sources)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                              "Cannot create source '%s': sourced has %u sources, the most it takes (--max-sources)",
+                              id, d->n_sources);
 
   src = source_new (id, g_steal_pointer (&settings), NULL);
   src->control.created_at = now;
@@ -437,6 +443,7 @@ method_remove_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
                               "Source '%s' is defined in %s: remove the file and Reload", src->id,
                               src->definition_file);
+  AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
   commit_track_source (d, src);
   src->removed = TRUE;
   commit_add (d, m, src, done_remove, NULL);
@@ -458,12 +465,14 @@ set_gate (sd_bus_message *m, Sourced *d, gboolean paused)
 static int
 method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+  AUTH_OR_RETURN (userdata, m, AUTH_MANAGE, error);
   return set_gate (m, userdata, TRUE);
 }
 
 static int
 method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
+  AUTH_OR_RETURN (userdata, m, AUTH_MANAGE, error);
   return set_gate (m, userdata, FALSE);
 }
 
@@ -482,8 +491,10 @@ method_reload (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Sourced *d = userdata;
   g_autoptr (GError) local = NULL;
-  LoadChanges *changes = load_reload (d, &local);
+  LoadChanges *changes;
 
+  AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
+  changes = load_reload (d, &local);
   if (!changes)
     return sourced_error_to_bus (local, error);
   commit_add (d, m, NULL, done_reload, changes);

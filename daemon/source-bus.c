@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "source-bus.h"
 
+#include "auth.h"
 #include "commit.h"
 #include "sourced-error.h"
 #include "supervisor.h"
@@ -146,6 +147,7 @@ static int
 method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (src->control.paused_at == 0)
     apply_paused_at (the_daemon, src, sourced_now ());
@@ -157,6 +159,7 @@ static int
 method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   apply_paused_at (the_daemon, src, 0);
   commit_add (the_daemon, m, src, done_unpause, NULL);
@@ -190,6 +193,7 @@ static int
 method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
   guint64 now = sourced_now ();
 
   commit_track_source (the_daemon, src);
@@ -207,6 +211,7 @@ static int
 method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (src->status == SOURCE_STATUS_STOPPED || src->status == SOURCE_STATUS_STOPPING)
     return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotStoppable",
@@ -233,6 +238,7 @@ static int
 method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (!source_is_scheduled (src))
     return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
@@ -288,6 +294,19 @@ source_bus_handle_set (Sourced *d, sd_bus_message *m)
   r = sd_bus_message_read (m, "v", "t", &value);
   if (r < 0)
     return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_INVALID_ARGS, "Could not read the value of 'PausedAt'");
+
+  {
+    sd_bus_error auth_error = SD_BUS_ERROR_NULL;
+    r = auth_check (d, m, AUTH_CONTROL, &auth_error);
+    if (r < 0)
+      {
+        sd_bus_reply_method_error (m, &auth_error);
+        sd_bus_error_free (&auth_error);
+        return 1;
+      }
+    if (r == 0)
+      return 1; /* polkit is asked; the call comes back */
+  }
 
   apply_paused_at (d, src, value);
   commit_add (d, m, src, value == 0 ? done_unpause : NULL, NULL);

@@ -28,6 +28,7 @@ typedef struct Sourced {
   char *config_dir;
   char *state_dir;
   guint64 max_message_size;
+  guint max_sources;
   GMainLoop *loop;
   gboolean shutting_down;
   int exit_code;

@@ -82,7 +82,9 @@ start_bus (Harness *h)
     "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
     " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
     "<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>\n"
-    "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>"
+    /* Any user may connect: the authorization tests call as nobody. */
+    "<policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+    "<allow eavesdrop=\"true\"/>"
     "<allow own=\"*\"/></policy>\n"
     /* The system bus's limits (dbus-daemon's defaults for it). */
     "<limit name=\"max_message_size\">33554432</limit>\n"
@@ -270,7 +272,7 @@ harness_start (Harness *h, ...)
 
   g_assert_cmpint (h->daemon_pid, ==, 0);
   g_ptr_array_add (argv, g_strdup (sourced_binary ()));
-  g_ptr_array_add (argv, g_strdup ("--session"));
+  g_ptr_array_add (argv, g_strdup (h->system_bus ? "--system" : "--session"));
   g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", h->config_dir));
   g_ptr_array_add (argv, g_strdup_printf ("--state-dir=%s", h->state_dir));
   va_start (ap, h);
@@ -280,6 +282,7 @@ harness_start (Harness *h, ...)
   g_ptr_array_add (argv, NULL);
 
   env = g_environ_setenv (env, "DBUS_SESSION_BUS_ADDRESS", h->bus_address, TRUE);
+  env = g_environ_setenv (env, "DBUS_SYSTEM_BUS_ADDRESS", h->bus_address, TRUE);
   env = g_environ_setenv (env, "NOTIFY_SOCKET", notify, TRUE);
   env = g_environ_setenv (env, "G_DEBUG", "fatal-criticals", TRUE);
   env = g_environ_setenv (env, "G_MESSAGES_DEBUG", "all", TRUE);

@@ -20,6 +20,7 @@ typedef struct {
   sd_bus *client;
   GPtrArray *signals; /* Signal* */
   char **extra_env;
+  gboolean system_bus; /* run sourced with --system on the private bus */
 } Harness;
 
 typedef struct {

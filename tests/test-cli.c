@@ -540,7 +540,8 @@ test_bash_completion (void)
   int status;
 
   g_assert_nonnull (script);
-  env = g_environ_setenv (env, "PATH", g_strconcat (bindir, ":", g_environ_getenv (env, "PATH"), NULL), TRUE);
+  g_autofree char *path = g_strconcat (bindir, ":", g_environ_getenv (env, "PATH"), NULL);
+  env = g_environ_setenv (env, "PATH", path, TRUE);
   cmd = g_strdup_printf ("source '%s'; "
                          "COMP_WORDS=(sourcectl --user pa); COMP_CWORD=2; _sourcectl; echo \"${COMPREPLY[*]}\"; "
                          "COMP_WORDS=(sourcectl --user stop s); COMP_CWORD=3; _sourcectl; echo \"${COMPREPLY[*]}\"",

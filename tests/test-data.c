@@ -35,25 +35,28 @@ file_size (const char *path)
   return stat (path, &st) == 0 ? (guint64) st.st_size : 0;
 }
 
+/* The lines of a file (by hand: g_strsplit is quadratic under ASan's
+ * strstr interceptor, and sinks are megabytes). */
 static GStrv
 read_lines (const char *path)
 {
   g_autofree char *text = NULL;
-  GStrv lines;
-  guint n;
+  gsize len = 0;
+  GPtrArray *lines = g_ptr_array_new ();
 
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return g_new0 (char *, 1);
-  /* Every record is a whole line: the file ends with a newline. */
-  g_assert_true (text[0] == '\0' || g_str_has_suffix (text, "\n"));
-  lines = g_strsplit (text, "\n", -1);
-  n = g_strv_length (lines);
-  if (n > 0 && lines[n - 1][0] == '\0')
+  if (g_file_get_contents (path, &text, &len, NULL))
     {
-      g_free (lines[n - 1]);
-      lines[n - 1] = NULL;
+      /* Every record is a whole line: the file ends with a newline. */
+      g_assert_true (len == 0 || text[len - 1] == '\n');
+      for (const char *at = text, *end = text + len; at < end;)
+        {
+          const char *nl = memchr (at, '\n', end - at);
+          g_ptr_array_add (lines, g_strndup (at, nl - at));
+          at = nl + 1;
+        }
     }
-  return lines;
+  g_ptr_array_add (lines, NULL);
+  return (GStrv) g_ptr_array_free (lines, FALSE);
 }
 
 /* Lines are 1, 2, 3, … n: nothing lost, nothing doubled, in order. */
@@ -148,23 +151,35 @@ wait_for_no_worker (Harness *h, const char *id, guint timeout_ms)
   return TRUE;
 }
 
+static char
+process_state (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *p;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')))
+    return '?';
+  return p[2];
+}
+
 /* Blocked in write(2) on a full pipe, as backpressure leaves it (within a
  * few seconds: the pipe has to fill first). */
 static gboolean
 blocked_writing (pid_t pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/wchan", pid);
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   do
     {
       g_autofree char *wchan = NULL;
       if (g_file_get_contents (path, &wchan, NULL, NULL) && strstr (wchan, "pipe_write"))
         return TRUE;
-      if (wchan && g_str_equal (wchan, "0"))
+      if (wchan && g_str_equal (wchan, "0") && process_state (pid) == 'S')
         {
-          /* This kernel does not say where a task sleeps. */
-          g_test_message ("/proc/%d/wchan is not available; not checked", pid);
+          /* Asleep, but this kernel does not say where. */
+          g_test_message ("/proc/%d/wchan is not available; only checked that it sleeps", pid);
           return TRUE;
         }
       g_usleep (10000);
@@ -400,7 +415,7 @@ test_unwritable_sink_pauses_and_drops_nothing (void)
   g_autoptr (Harness) h = harness_new ();
   g_autofree char *count = tap ("count");
   g_autofree char *sink = g_build_filename (h->dir, "full.jsonl", NULL);
-  g_autofree char *def = g_strdup_printf ("[Source]\nExec=%s 50000\nSink=%s\n", count, sink);
+  g_autofree char *def = g_strdup_printf ("[Source]\nExec=%s 300000\nSink=%s\n", count, sink);
   g_autofree char *err = NULL;
 
   /* A disk that is full: the sink is /dev/full until the test "makes
@@ -422,8 +437,8 @@ test_unwritable_sink_pauses_and_drops_nothing (void)
   /* Room again: Unpause delivers everything, from the first line on. */
   g_assert_no_errno (unlink (sink));
   harness_source_call_ok (h, "full", "Unpause");
-  g_assert_true (wait_for_t (h, "full", "RecordsDelivered", 50000, 20000));
-  g_assert_cmpuint (assert_counting (sink), ==, 50000);
+  g_assert_true (wait_for_t (h, "full", "RecordsDelivered", 300000, 60000));
+  g_assert_cmpuint (assert_counting (sink), ==, 300000);
   g_free (err);
   err = harness_get_s (h, "full", "LastError");
   g_assert_cmpstr (err, ==, "");

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "auth.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+
+#include "sourced-error.h"
+
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_IFACE "org.freedesktop.PolicyKit1.Authority"
+#define POLKIT_ALLOW_USER_INTERACTION 1u
+/* Forget rate buckets of callers idle this long. */
+#define BUCKET_IDLE_USEC (60 * G_USEC_PER_SEC)
+
+static const char *const action_ids[] = {
+  [AUTH_CONTROL] = "org.sourced.Sourced1.control",
+  [AUTH_MANAGE] = "org.sourced.Sourced1.manage",
+};
+
+typedef enum {
+  VERDICT_PENDING,
+  VERDICT_ALLOWED,
+  VERDICT_DENIED,
+} Verdict;
+
+typedef struct {
+  sd_bus_message *call;
+  sd_bus_slot *slot;
+  AuthAction action;
+  uid_t uid;
+  Verdict verdict;
+  char *reason; /* when denied */
+} Query;
+
+typedef struct {
+  double tokens;
+  gint64 last;
+} Bucket;
+
+static AuthConfig config;
+static GHashTable *queries; /* sd_bus_message* -> Query* */
+static GHashTable *buckets; /* sender -> Bucket* */
+
+static void
+query_free (Query *q)
+{
+  sd_bus_slot_unref (q->slot);
+  sd_bus_message_unref (q->call);
+  g_free (q->reason);
+  g_free (q);
+}
+
+void
+auth_init (Sourced *d, const AuthConfig *c)
+{
+  config = *c;
+  config.group = g_strdup (c->group);
+  queries = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) query_free);
+  buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+void
+auth_shutdown (void)
+{
+  g_clear_pointer (&queries, g_hash_table_unref);
+  g_clear_pointer (&buckets, g_hash_table_unref);
+  g_clear_pointer (&config.group, g_free);
+}
+
+/* Membership as the group database says, the primary group included. */
+static gboolean
+in_group (uid_t uid, const char *group)
+{
+  struct group *gr = getgrnam (group);
+  struct passwd *pw;
+  int n = 64;
+
+  if (!gr)
+    return FALSE;
+  pw = getpwuid (uid);
+  if (!pw)
+    return FALSE;
+  if (pw->pw_gid == gr->gr_gid)
+    return TRUE;
+  for (int attempt = 0; attempt < 4; attempt++)
+    {
+      g_autofree gid_t *gids = g_new (gid_t, n);
+      int got = n;
+      if (getgrouplist (pw->pw_name, pw->pw_gid, gids, &got) >= 0)
+        {
+          for (int i = 0; i < got; i++)
+            if (gids[i] == gr->gr_gid)
+              return TRUE;
+          return FALSE;
+        }
+      n = MAX (got, n * 2);
+    }
+  return FALSE;
+}
+
+static gboolean
+rate_allows (const char *sender)
+{
+  gint64 now = g_get_monotonic_time ();
+  Bucket *b;
+
+  if (config.rate <= 0)
+    return TRUE;
+  if (g_hash_table_size (buckets) > 4096)
+    {
+      GHashTableIter iter;
+      gpointer value;
+      g_hash_table_iter_init (&iter, buckets);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (now - ((Bucket *) value)->last > BUCKET_IDLE_USEC)
+          g_hash_table_iter_remove (&iter);
+    }
+  b = g_hash_table_lookup (buckets, sender);
+  if (!b)
+    {
+      b = g_new0 (Bucket, 1);
+      b->tokens = config.burst;
+      b->last = now;
+      g_hash_table_insert (buckets, g_strdup (sender), b);
+    }
+  b->tokens = MIN (config.burst, b->tokens + (double) (now - b->last) / G_USEC_PER_SEC * config.rate);
+  b->last = now;
+  if (b->tokens < 1.0)
+    return FALSE;
+  b->tokens -= 1.0;
+  return TRUE;
+}
+
+static void
+decide (Query *q, Verdict verdict, const char *reason)
+{
+  sd_bus *bus = sd_bus_message_get_bus (q->call);
+  int r;
+
+  q->verdict = verdict;
+  g_free (q->reason);
+  q->reason = g_strdup (reason);
+  q->slot = sd_bus_slot_unref (q->slot);
+  /* Dispatch the call again; its handler will find the verdict. */
+  r = sd_bus_enqueue_for_read (bus, q->call);
+  if (r < 0)
+    {
+      g_warning ("Cannot requeue a call after its authorization: %s", g_strerror (-r));
+      sd_bus_reply_method_errorf (q->call, SD_BUS_ERROR_FAILED, "Internal error while authorizing the call");
+      g_hash_table_remove (queries, q->call);
+    }
+}
+
+static int
+on_polkit_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
+{
+  Query *q = userdata;
+  const sd_bus_error *e = sd_bus_message_get_error (reply);
+  int authorized = 0, challenge = 0;
+  g_autofree char *denied = NULL;
+
+  if (e)
+    {
+      if (sd_bus_error_has_names (e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+        {
+          /* No polkit on this system: the group decides. */
+          if (in_group (q->uid, config.group))
+            {
+              decide (q, VERDICT_ALLOWED, NULL);
+              return 0;
+            }
+          denied = g_strdup_printf ("uid %u is not root and not in group '%s' (polkit is not running)",
+                                    (unsigned) q->uid, config.group);
+        }
+      else
+        denied = g_strdup_printf ("polkit could not decide: %s", e->message ? e->message : e->name);
+      decide (q, VERDICT_DENIED, denied);
+      return 0;
+    }
+  if (sd_bus_message_enter_container (reply, 'r', "bba{ss}") < 0 ||
+      sd_bus_message_read (reply, "bb", &authorized, &challenge) < 0)
+    {
+      decide (q, VERDICT_DENIED, "polkit sent an answer that could not be read");
+      return 0;
+    }
+  if (authorized)
+    decide (q, VERDICT_ALLOWED, NULL);
+  else
+    {
+      denied = g_strdup_printf ("polkit does not allow uid %u to %s%s", (unsigned) q->uid, action_ids[q->action],
+                                challenge ? " without authentication (call with interactive authorization)" : "");
+      decide (q, VERDICT_DENIED, denied);
+    }
+  return 0;
+}
+
+static int
+denied_error (sd_bus_error *error, sd_bus_message *m, const char *reason)
+{
+  return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied to %s.%s: %s",
+                            sd_bus_message_get_interface (m) ? sd_bus_message_get_interface (m) : "",
+                            sd_bus_message_get_member (m), reason);
+}
+
+int
+auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *error)
+{
+  g_autoptr (sd_bus_creds) creds = NULL;
+  const char *sender = sd_bus_message_get_sender (m);
+  Query *q;
+  uid_t uid;
+  int r;
+
+  if (!queries || !config.enabled)
+    return 1;
+
+  q = g_hash_table_lookup (queries, m);
+  if (q)
+    {
+      if (q->verdict == VERDICT_PENDING)
+        return 0; /* dispatched again before polkit answered: still waiting */
+      Verdict verdict = q->verdict;
+      g_autofree char *reason = g_steal_pointer (&q->reason);
+      g_hash_table_remove (queries, m);
+      if (verdict == VERDICT_ALLOWED)
+        return 1;
+      return denied_error (error, m, reason);
+    }
+
+  r = sd_bus_query_sender_creds (m, SD_BUS_CREDS_EUID, &creds);
+  if (r >= 0)
+    r = sd_bus_creds_get_euid (creds, &uid);
+  if (r < 0)
+    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: %s",
+                              g_strerror (-r));
+  if (uid == 0)
+    return 1;
+  if (!rate_allows (sender ? sender : ""))
+    return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                              "Too many changing calls from %s: at most %.0f a second (bursts of %.0f)", sender,
+                              config.rate, config.burst);
+
+  q = g_new0 (Query, 1);
+  q->call = sd_bus_message_ref (m);
+  q->action = action;
+  q->uid = uid;
+  q->verdict = VERDICT_PENDING;
+  r = sd_bus_call_method_async (sd_bus_message_get_bus (m), &q->slot, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE,
+                                "CheckAuthorization", on_polkit_reply, q, "(sa{sv})sa{ss}us", "system-bus-name", 1,
+                                "name", "s", sender, action_ids[action], 0,
+                                sd_bus_message_get_allow_interactive_authorization (m) > 0
+                                  ? POLKIT_ALLOW_USER_INTERACTION
+                                  : 0u,
+                                "");
+  if (r < 0)
+    {
+      query_free (q);
+      return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot ask polkit: %s", g_strerror (-r));
+    }
+  g_hash_table_insert (queries, m, q);
+  return 0;
+}

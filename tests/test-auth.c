@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Authorization and limits: sourced on a private system-type bus, polkit
+ * as python-dbusmock's polkitd template (or absent), callers as root and
+ * as nobody (through sourcectl, run with nobody's credentials). */
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MGR_PATH "/org/sourced/Sourced1"
+#define MGR_IFACE "org.sourced.Sourced1.Manager"
+
+static uid_t nobody_uid;
+static gid_t nobody_gid;
+
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} Run;
+
+static void
+run_clear (Run *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+static void
+become_nobody (gpointer user_data)
+{
+  if (setgroups (0, NULL) < 0 || setgid (nobody_gid) < 0 || setuid (nobody_uid) < 0)
+    _exit (99);
+}
+
+/* sourcectl --system ARGS… as nobody. */
+static Run
+as_nobody (Harness *h, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_auto (GStrv) env = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  Run r = { 0 };
+  int wait_status;
+  va_list ap;
+  const char *a;
+
+  g_ptr_array_add (argv, (char *) g_getenv ("SOURCECTL_BINARY"));
+  g_ptr_array_add (argv, "--system");
+  va_start (ap, h);
+  while ((a = va_arg (ap, const char *)))
+    g_ptr_array_add (argv, (char *) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  env = g_environ_setenv (env, "DBUS_SYSTEM_BUS_ADDRESS", h->bus_address, TRUE);
+  g_assert_true (g_spawn_sync ("/", (char **) argv->pdata, env, G_SPAWN_DEFAULT, become_nobody, NULL, &r.out,
+                               &r.err, &wait_status, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (wait_status));
+  r.status = WEXITSTATUS (wait_status);
+  g_assert_cmpint (r.status, !=, 99);
+  return r;
+}
+
+static gboolean
+name_has_owner (Harness *h, const char *name)
+{
+  sd_bus_message *reply = NULL;
+  int has = 0;
+
+  g_assert_cmpint (sd_bus_call_method (h->client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", name), >=, 0);
+  g_assert_cmpint (sd_bus_message_read (reply, "b", &has), >=, 0);
+  sd_bus_message_unref (reply);
+  return has;
+}
+
+static GPid
+start_polkit (Harness *h)
+{
+  const char *argv[] = { "/usr/bin/python3", "-m", "dbusmock", "--template", "polkitd", "--system", NULL };
+  g_auto (GStrv) env = g_get_environ ();
+  g_autoptr (GError) error = NULL;
+  GPid pid;
+
+  env = g_environ_setenv (env, "DBUS_SYSTEM_BUS_ADDRESS", h->bus_address, TRUE);
+  g_assert_true (g_spawn_async (NULL, (char **) argv, env,
+                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid,
+                                &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 500 && !name_has_owner (h, "org.freedesktop.PolicyKit1"); i++)
+    g_usleep (10000);
+  g_assert_true (name_has_owner (h, "org.freedesktop.PolicyKit1"));
+  return pid;
+}
+
+static void
+stop_polkit (GPid pid)
+{
+  kill (pid, SIGTERM);
+  waitpid (pid, NULL, 0);
+}
+
+static void
+polkit_allow (Harness *h, const char *action)
+{
+  sd_bus_message *m = NULL;
+  const char *actions[] = { action, NULL };
+
+  g_assert_cmpint (sd_bus_message_new_method_call (h->client, &m, "org.freedesktop.PolicyKit1",
+                                                   "/org/freedesktop/PolicyKit1/Authority",
+                                                   "org.freedesktop.DBus.Mock", "SetAllowed"), >=, 0);
+  g_assert_cmpint (sd_bus_message_append_strv (m, (char **) (action ? actions : actions + 1)), >=, 0);
+  g_assert_cmpint (sd_bus_call (h->client, m, 0, NULL, NULL), >=, 0);
+  sd_bus_message_unref (m);
+}
+
+static Harness *
+system_harness (void)
+{
+  Harness *h = harness_new ();
+
+  h->system_bus = TRUE;
+  /* nobody must reach the bus socket. */
+  g_assert_no_errno (chmod (h->dir, 0755));
+  harness_write_definition (h, "shop", "[Source]\nExec=sleep 1000\n");
+  return h;
+}
+
+static gboolean
+need_root (void)
+{
+  struct passwd *pw = getpwnam ("nobody");
+
+  if (getuid () != 0 || !pw)
+    {
+      g_test_skip ("needs root (to call as nobody)");
+      return FALSE;
+    }
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /usr/bin/python3 with python3-dbusmock");
+      return FALSE;
+    }
+  nobody_uid = pw->pw_uid;
+  nobody_gid = pw->pw_gid;
+  return TRUE;
+}
+
+static void
+test_polkit_decides (void)
+{
+  if (!need_root ())
+    return;
+  g_autoptr (Harness) h = system_harness ();
+  GPid polkit = start_polkit (h);
+  harness_start (h, NULL);
+
+  /* control allowed, manage not. */
+  polkit_allow (h, "org.sourced.Sourced1.control");
+  {
+    g_auto (Run) r = as_nobody (h, "pause", "shop", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
+    /* Set goes through the same check. */
+    g_auto (Run) s = as_nobody (h, "pause", "shop", "--at", "2019-06-01T00:00:00Z", NULL);
+    g_assert_cmpint (s.status, ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, G_GUINT64_CONSTANT (1559347200000000));
+  }
+  {
+    g_auto (Run) r = as_nobody (h, "create", "x", "--exec", "true", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_true (g_str_has_prefix (r.err, "sourcectl: permission denied: "));
+    g_assert_nonnull (strstr (r.err, "org.sourced.Sourced1.manage"));
+    g_auto (Run) ids = as_nobody (h, "list", "--quiet", NULL);
+    g_assert_cmpstr (ids.out, ==, "shop\n");
+    g_auto (Run) gate = as_nobody (h, "pause-all", NULL);
+    g_assert_cmpint (gate.status, ==, 1);
+    g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), ==, 0);
+    g_auto (Run) reload = as_nobody (h, "reload", NULL);
+    g_assert_cmpint (reload.status, ==, 1);
+  }
+
+  /* Nothing allowed: denied, nothing changes, nothing is announced. */
+  polkit_allow (h, NULL);
+  harness_clear_signals (h);
+  {
+    g_auto (Run) r = as_nobody (h, "unpause", "shop", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, "Access denied to org.sourced.Sourced1.Source.Unpause"));
+    g_assert_nonnull (strstr (r.err, "org.sourced.Sourced1.control"));
+    g_auto (Run) stop = as_nobody (h, "stop", "shop", NULL);
+    g_assert_cmpint (stop.status, ==, 1);
+    harness_sync (h);
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, G_GUINT64_CONSTANT (1559347200000000));
+    g_autofree char *st = harness_get_s (h, "shop", "Status");
+    g_assert_cmpstr (st, ==, "paused");
+    g_assert_cmpuint (harness_count_changed (h, "shop", NULL), ==, 0);
+  }
+  {
+    /* Reading stays open. */
+    g_auto (Run) r = as_nobody (h, "show", "shop", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_nonnull (strstr (r.out, "Status=paused\n"));
+  }
+  {
+    /* Root is always allowed. */
+    harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", NULL, NULL, "sa{sv}", "byroot", 1, "Exec", "s",
+                  "sleep 100");
+    harness_source_call_ok (h, "shop", "Unpause");
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, 0);
+  }
+  stop_polkit (polkit);
+}
+
+static void
+test_without_polkit_the_group_decides (void)
+{
+  if (!need_root ())
+    return;
+  g_autoptr (Harness) h = system_harness ();
+  struct group *gr = getgrgid (nobody_gid);
+  g_assert_nonnull (gr);
+  g_autofree char *group_arg = g_strdup_printf ("--group=%s", gr->gr_name);
+
+  /* nobody's own group is the allowed one. */
+  harness_start (h, group_arg, NULL);
+  {
+    g_auto (Run) r = as_nobody (h, "pause", "shop", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
+  }
+  harness_kill (h, SIGTERM);
+
+  /* The default group, "sourced", nobody is not in. */
+  harness_start (h, "--group=sourced-test-no-such-group", NULL);
+  {
+    g_auto (Run) r = as_nobody (h, "unpause", "shop", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, "not in group 'sourced-test-no-such-group' (polkit is not running)"));
+    g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
+  }
+}
+
+static void
+test_rate_limit (void)
+{
+  if (!need_root ())
+    return;
+  g_autoptr (Harness) h = system_harness ();
+  struct group *gr = getgrgid (nobody_gid);
+  g_autofree char *group_arg = g_strdup_printf ("--group=%s", gr->gr_name);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+
+  harness_start (h, group_arg, "--rate-limit=5", NULL);
+  /* 40 calls at once from one caller: the first ten (the burst) pass, then
+   * LimitsExceeded. */
+  {
+    g_auto (Run) r = as_nobody (h, "pause", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
+                                "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
+                                "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
+                                "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
+                                "shop", NULL);
+    g_assert_cmpint (r.status, ==, 1);
+    g_assert_nonnull (strstr (r.err, "Too many changing calls from "));
+    g_assert_nonnull (strstr (r.err, "at most 5 a second"));
+  }
+  /* Others are served meanwhile; root is not limited. */
+  for (int i = 0; i < 40; i++)
+    harness_source_call_ok (h, "shop", i % 2 ? "Pause" : "Unpause");
+}
+
+/* Limits that need no second user. */
+static void
+test_max_sources_and_lengths (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *long_exec = g_strnfill (5000, 'x');
+
+  harness_write_definition (h, "a", "[Source]\nExec=sleep 100\n");
+  harness_write_definition (h, "b", "[Source]\nExec=sleep 100\n");
+  harness_write_definition (h, "c", "[Source]\nExec=sleep 100\n");
+  harness_start (h, "--max-sources=2", NULL);
+  log = harness_log (h);
+  g_assert_nonnull (strstr (log, ".source:0: skipped: sourced already has 2 sources, the most it takes"));
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", &e, NULL, "sa{sv}", "d", 1, "Exec", "s",
+                                 "true"), <, 0);
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.LimitsExceeded");
+  g_assert_nonnull (strstr (e.message, "--max-sources"));
+  sd_bus_error_free (&e);
+
+  harness_kill (h, SIGTERM);
+  harness_remove_definition (h, "c");
+  harness_start (h, NULL);
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", &e, NULL, "sa{sv}", "long", 1, "Exec", "s",
+                                 long_exec), <, 0);
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  g_assert_nonnull (strstr (e.message, "Exec"));
+  g_assert_nonnull (strstr (e.message, "4096"));
+  sd_bus_error_free (&e);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/auth/polkit-decides", test_polkit_decides);
+  g_test_add_func ("/auth/no-polkit-group", test_without_polkit_the_group_decides);
+  g_test_add_func ("/auth/rate-limit", test_rate_limit);
+  g_test_add_func ("/auth/max-sources-lengths", test_max_sources_and_lengths);
+  return g_test_run ();
+}
