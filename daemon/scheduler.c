@@ -15,9 +15,10 @@ struct CronSchedule {
   gboolean mday_star, wday_star;
 };
 
+/* NULL-terminated: parse_value() walks them to the end. */
 static const char *const month_names[] = { "jan", "feb", "mar", "apr", "may", "jun",
-                                           "jul", "aug", "sep", "oct", "nov", "dec" };
-static const char *const wday_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat" };
+                                           "jul", "aug", "sep", "oct", "nov", "dec", NULL };
+static const char *const wday_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL };
 
 static gboolean
 parse_value (const char **p, guint min, guint max, const char *const *names, guint names_base, guint *out)
@@ -33,7 +34,7 @@ parse_value (const char **p, guint min, guint max, const char *const *names, gui
       return TRUE;
     }
   if (names)
-    for (guint i = 0; names[i] && i < 12; i++)
+    for (guint i = 0; names[i]; i++)
       if (g_ascii_strncasecmp (*p, names[i], 3) == 0)
         {
           *p += 3;

@@ -607,6 +607,7 @@ static void
 on_run_finished (Source *src)
 {
   g_autoptr (Source) spawn_ref = src; /* taken at spawn, kept while finishing */
+  (void) spawn_ref;
   Worker *w = src->worker;
   int wait_status = src->exit_wait_status;
   int code = worker_exit_code (wait_status);

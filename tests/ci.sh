@@ -1,33 +1,74 @@
 #!/bin/bash
-# The one test command (README, .ci/run): installs what is missing, builds,
-# runs every suite, and ends with "N passed, N failed".
+# The one test command (README, .ci/run): installs what is missing, then
+#   1. builds and runs every suite (unit, integration, data, cli, auth, and
+#      sourced under valgrind's memcheck),
+#   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
+#      runs the same suites (valgrind aside) — a sanitizer report in
+#      sourced's log fails the test that caused it,
+#   3. builds the libFuzzer targets with clang and runs each for
+#      SOURCED_FUZZ_SECONDS (default 20) seconds,
+# and ends with "N passed, N failed" over all of it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-deps.sh || exit 1
-if [ -d build ]; then
-  meson setup --reconfigure build >/dev/null || exit 1
+bash tools/install-deps.sh --test || exit 1
+
+setup() { # dir, meson options...
+  local dir=$1; shift
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null || meson setup --wipe "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi && ninja -C "$dir"
+}
+
+status=0
+logs=()
+
+echo "=== build: plain"
+if setup build; then
+  meson test -C build --print-errorlogs || status=1
+  logs+=(build/meson-logs/testlog.json)
 else
-  meson setup build >/dev/null || exit 1
+  status=1; echo "BUILD FAILED: build"
 fi
-ninja -C build || exit 1
-meson test -C build --print-errorlogs "$@"
-status=$?
-# Count the TAP results of every test program (each assertion group is one
-# test case); a program without TAP output counts as one.
-python3 - build/meson-logs/testlog.json <<'PY'
+
+echo "=== build: AddressSanitizer + UndefinedBehaviorSanitizer"
+if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    meson test -C build-asan --print-errorlogs --no-suite valgrind || status=1
+  logs+=(build-asan/meson-logs/testlog.json)
+else
+  status=1; echo "BUILD FAILED: build-asan"
+fi
+
+echo "=== build: libFuzzer targets (clang)"
+if CC=clang setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false; then
+  meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+  logs+=(build-fuzz/meson-logs/testlog.json)
+else
+  status=1; echo "BUILD FAILED: build-fuzz"
+fi
+
+# Count the TAP results of every test program (each GLib test case is one);
+# a program without TAP output (a fuzzer) counts as one. A build that failed
+# counts as one failure.
+python3 - "$status" "${logs[@]}" <<'PY'
 import json, re, sys
 passed = failed = 0
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    out = t.get("stdout") or ""
-    oks = len(re.findall(r"^ok \d+", out, re.M))
-    bad = len(re.findall(r"^not ok \d+", out, re.M))
-    if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and bad == 0:
-        bad = 1  # crashed or bailed out
-    if oks == 0 and bad == 0:
-        oks = 1
-    passed += oks
-    failed += bad
+for path in sys.argv[2:]:
+    for line in open(path):
+        t = json.loads(line)
+        out = t.get("stdout") or ""
+        oks = len(re.findall(r"^ok \d+", out, re.M))
+        bad = len(re.findall(r"^not ok \d+", out, re.M))
+        if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and bad == 0:
+            bad = 1  # crashed, bailed out, or a fuzzer found something
+        if oks == 0 and bad == 0:
+            oks = 1
+        passed += oks
+        failed += bad
+builds = {"build", "build-asan", "build-fuzz"}
+failed += len(builds) - len({p.split("/")[0] for p in sys.argv[2:]})
 print(f"{passed} passed, {failed} failed")
 PY
 exit $status

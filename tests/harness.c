@@ -181,6 +181,27 @@ check_sanitizers (Harness *h)
   for (guint i = 0; i < G_N_ELEMENTS (markers); i++)
     if (strstr (log, markers[i]))
       g_error ("sourced reported \"%s\"; its log:\n%s", markers[i], log);
+
+  /* Under valgrind: every log must be empty. */
+  g_autoptr (GDir) dir = g_dir_open (h->dir, 0, NULL);
+  const char *name;
+  guint n_logs = 0;
+  while (dir && (name = g_dir_read_name (dir)))
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *text = NULL;
+      if (!g_str_has_prefix (name, "valgrind-"))
+        continue;
+      n_logs++;
+      path = g_build_filename (h->dir, name, NULL);
+      /* "==pid==" lines are errors and leaks; "--pid--" lines are
+       * valgrind's own notes (such as a syscall it does not know, like
+       * pidfd_open, which GLib then does without). */
+      if (g_file_get_contents (path, &text, NULL, NULL) && (g_str_has_prefix (text, "==") || strstr (text, "\n==")))
+        g_error ("valgrind found errors or definite leaks in sourced:\n%s", text);
+    }
+  if (g_getenv ("SOURCED_VALGRIND"))
+    g_assert_cmpuint (n_logs, >, 0);
 }
 
 void
@@ -271,6 +292,17 @@ harness_start (Harness *h, ...)
   int log_fd;
 
   g_assert_cmpint (h->daemon_pid, ==, 0);
+  if (g_getenv ("SOURCED_VALGRIND"))
+    {
+      /* memcheck; only definite leaks and real errors count. --quiet: the
+       * log stays empty unless there is something to say. */
+      g_ptr_array_add (argv, g_strdup ("valgrind"));
+      g_ptr_array_add (argv, g_strdup ("--quiet"));
+      g_ptr_array_add (argv, g_strdup ("--leak-check=full"));
+      g_ptr_array_add (argv, g_strdup ("--show-leak-kinds=definite"));
+      g_ptr_array_add (argv, g_strdup ("--errors-for-leak-kinds=definite"));
+      g_ptr_array_add (argv, g_strdup_printf ("--log-file=%s/valgrind-%%p.log", h->dir));
+    }
   g_ptr_array_add (argv, g_strdup (sourced_binary ()));
   g_ptr_array_add (argv, g_strdup (h->system_bus ? "--system" : "--session"));
   g_ptr_array_add (argv, g_strdup_printf ("--config-dir=%s", h->config_dir));
@@ -292,7 +324,7 @@ harness_start (Harness *h, ...)
   log_fd = open (h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   g_assert_cmpint (log_fd, >=, 0);
   g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata,
-                                                   (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD,
+                                                   (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
                                                    NULL, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
                                                    &h->daemon_pid, NULL, NULL, NULL, &error));
   g_assert_no_error (error);

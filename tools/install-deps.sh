@@ -2,7 +2,13 @@
 # Installs what building, running and testing sourced needs on Debian 12,
 # and only what is missing. Used by tools/demo.sh and tests/ci.sh.
 set -euo pipefail
+# Build and run: the first line. Test only: the second (valgrind for the
+# memcheck run, clang with its libFuzzer runtime for the fuzz targets,
+# python3-dbusmock for a mock polkit).
 DEPS="meson ninja-build gcc pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev dbus systemd python3"
+if [ "${1:-}" = "--test" ]; then
+  DEPS="$DEPS valgrind clang libclang-rt-14-dev python3-dbusmock"
+fi
 missing=""
 for p in $DEPS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
