@@ -81,7 +81,7 @@ start_bus (Harness *h)
   g_autofree char *text = g_strdup_printf (
     "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n"
     " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-    "<busconfig><type>session</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>\n"
+    "<busconfig><type>%s</type><listen>unix:path=%s</listen><auth>EXTERNAL</auth>\n"
     /* Any user may connect: the authorization tests call as nobody. */
     "<policy context=\"default\"><allow user=\"*\"/><allow send_destination=\"*\" eavesdrop=\"true\"/>"
     "<allow eavesdrop=\"true\"/>"
@@ -89,7 +89,7 @@ start_bus (Harness *h)
     /* The system bus's limits (dbus-daemon's defaults for it). */
     "<limit name=\"max_message_size\">33554432</limit>\n"
     "<limit name=\"max_incoming_bytes\">133169152</limit>\n"
-    "</busconfig>\n", sock);
+    "</busconfig>\n", h->system_bus ? "system" : "session", sock);
   const char *argv[] = { "dbus-daemon", "--nofork", NULL, NULL };
   g_autofree char *conf_arg = g_strdup_printf ("--config-file=%s", conf);
   g_autoptr (GError) error = NULL;
@@ -119,6 +119,12 @@ start_bus (Harness *h)
 Harness *
 harness_new (void)
 {
+  return harness_new_full (FALSE);
+}
+
+Harness *
+harness_new_full (gboolean system_bus)
+{
   Harness *h = g_new0 (Harness, 1);
   g_autoptr (GError) error = NULL;
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -139,6 +145,7 @@ harness_new (void)
   g_strlcpy (sa.sun_path, notify, sizeof sa.sun_path);
   g_assert_cmpint (bind (h->notify_fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
 
+  h->system_bus = system_bus;
   start_bus (h);
   return h;
 }

@@ -20,7 +20,7 @@ typedef struct {
   sd_bus *client;
   GPtrArray *signals; /* Signal* */
   char **extra_env;
-  gboolean system_bus; /* run sourced with --system on the private bus */
+  gboolean system_bus; /* a system-type bus; sourced runs with --system */
 } Harness;
 
 typedef struct {
@@ -30,6 +30,8 @@ typedef struct {
 } Signal;
 
 Harness *harness_new (void);
+/* @system_bus: a system-type bus, and sourced started with --system on it. */
+Harness *harness_new_full (gboolean system_bus);
 void harness_free (Harness *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Harness, harness_free)
 

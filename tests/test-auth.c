@@ -123,9 +123,8 @@ polkit_allow (Harness *h, const char *action)
 static Harness *
 system_harness (void)
 {
-  Harness *h = harness_new ();
+  Harness *h = harness_new_full (TRUE);
 
-  h->system_bus = TRUE;
   /* nobody must reach the bus socket. */
   g_assert_no_errno (chmod (h->dir, 0755));
   harness_write_definition (h, "shop", "[Source]\nExec=sleep 1000\n");
