@@ -78,9 +78,27 @@ commit_schedule (Sourced *d)
 }
 
 static void
-manager_to_keyfile (Sourced *d, GKeyFile *kf)
+manager_to_text (Sourced *d, GString *out)
 {
-  g_key_file_set_uint64 (kf, "Manager", "PausedAt", d->paused_at);
+  g_string_append_printf (out, "[Manager]\nPausedAt=%" G_GUINT64_FORMAT "\n\n", d->paused_at);
+}
+
+/* One source's group, appended as text. Each group goes through a small
+ * key file of its own (for GKeyFile's escaping), never the whole store in
+ * one: at 100,000 sources that would cost ten times the text in memory. */
+static void
+source_to_text (const Source *src, GString *out)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_autofree char *text = NULL;
+  gsize length;
+
+  source_to_keyfile (src, kf);
+  text = g_key_file_to_data (kf, &length, NULL);
+  g_string_append_len (out, text, (gssize) length);
+  if (length && text[length - 1] != '\n')
+    g_string_append_c (out, '\n');
+  g_string_append_c (out, '\n');
 }
 
 static gboolean
@@ -98,23 +116,24 @@ serialize_one (gpointer key, gpointer value, gpointer user_data)
       gboolean removed = src->removed;
       src->control = *src->rollback;
       src->removed = FALSE;
-      source_to_keyfile (src, user_data);
+      source_to_text (src, user_data);
       src->control = live;
       src->removed = removed;
       return FALSE;
     }
-  source_to_keyfile (src, user_data);
+  source_to_text (src, user_data);
   return FALSE;
 }
 
 char *
 commit_serialize_all (Sourced *d, gsize *length)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  GString *out = g_string_new (NULL);
 
-  manager_to_keyfile (d, kf);
-  g_tree_foreach (d->sources, serialize_one, kf);
-  return g_key_file_to_data (kf, length, NULL);
+  manager_to_text (d, out);
+  g_tree_foreach (d->sources, serialize_one, out);
+  *length = out->len;
+  return g_string_free (out, FALSE);
 }
 
 gboolean
@@ -161,16 +180,13 @@ commit_flush (Sourced *d, GError **error)
 
   if ((sources && sources->len) || manager)
     {
-      g_autoptr (GKeyFile) kf = g_key_file_new ();
-      g_autofree char *text = NULL;
-      gsize length;
+      g_autoptr (GString) text = g_string_new (NULL);
 
       if (manager)
-        manager_to_keyfile (d, kf);
+        manager_to_text (d, text);
       for (guint i = 0; sources && i < sources->len; i++)
-        source_to_keyfile (sources->pdata[i], kf);
-      text = g_key_file_to_data (kf, &length, NULL);
-      ok = store_append (d->store, text, length, &local);
+        source_to_text (sources->pdata[i], text);
+      ok = store_append (d->store, text->str, text->len, &local);
     }
 
   if (!ok)

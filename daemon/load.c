@@ -35,12 +35,14 @@ compare_names (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-/* id -> Definition*, for every *.source file in <config dir>/sources.d. */
-static GHashTable *
-read_definitions (Sourced *d)
+typedef void (*DefinitionFunc) (char *id, Definition *def, gpointer user_data);
+
+/* Calls @func for every *.source file in <config dir>/sources.d, in name
+ * order, handing over the id and the Definition. */
+static void
+foreach_definition (Sourced *d, DefinitionFunc func, gpointer user_data)
 {
   g_autofree char *dir_path = g_build_filename (d->config_dir, "sources.d", NULL);
-  GHashTable *defs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) definition_free);
   g_autoptr (GError) error = NULL;
   g_autoptr (GDir) dir = g_dir_open (dir_path, 0, &error);
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
@@ -50,7 +52,7 @@ read_definitions (Sourced *d)
     {
       if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         g_warning ("Cannot read definitions in %s: %s", dir_path, error->message);
-      return defs;
+      return;
     }
   while ((name = g_dir_read_name (dir)))
     if (g_str_has_suffix (name, ".source") && name[0] != '.')
@@ -78,8 +80,23 @@ read_definitions (Sourced *d)
       def->settings = definition_load_file (def->path, &local);
       if (!def->settings)
         g_warning ("%s; source '%s' skipped", local->message, id);
-      g_hash_table_insert (defs, g_steal_pointer (&id), def);
+      func (g_steal_pointer (&id), def, user_data);
     }
+}
+
+static void
+collect_definition (char *id, Definition *def, gpointer user_data)
+{
+  g_hash_table_insert (user_data, id, def);
+}
+
+/* id -> Definition*, for every *.source file in <config dir>/sources.d. */
+static GHashTable *
+read_definitions (Sourced *d)
+{
+  GHashTable *defs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) definition_free);
+
+  foreach_definition (d, collect_definition, defs);
   return defs;
 }
 
@@ -93,115 +110,178 @@ set_initial_control (Source *src, guint64 now)
     src->control.paused_at = now;
 }
 
-gboolean
-load_initial (Sourced *d, GError **error)
+/* What the store says about one source, while loading. */
+typedef struct {
+  SourceControl control;
+  SourceSettings *settings; /* made with CreateSource: its settings */
+} Stored;
+
+static void
+stored_free (Stored *st)
 {
+  source_control_clear (&st->control);
+  if (st->settings)
+    source_settings_free (st->settings);
+  g_free (st);
+}
+
+typedef struct {
+  Sourced *d;
+  GHashTable *stored; /* id -> Stored* */
+  guint64 now;
+} Loader;
+
+/* A created source's settings from its store group; NULL (said) if they do
+ * not make a source. */
+static SourceSettings *
+stored_settings (const char *id, GKeyFile *kf, const char *group)
+{
+  g_autoptr (SourceSettings) settings = source_settings_new ();
+  g_auto (GStrv) keys = g_key_file_get_keys (kf, group, NULL, NULL);
   g_autoptr (GError) local = NULL;
-  g_autoptr (GKeyFile) kf = store_load (d->store, &local);
-  g_autoptr (GHashTable) defs = NULL;
-  g_auto (GStrv) groups = NULL;
-  guint64 now = sourced_now ();
-  GHashTableIter iter;
-  gpointer key, value;
 
-  if (!kf)
+  for (guint k = 0; keys && keys[k]; k++)
     {
-      /* Not even moving it aside worked (an unreadable directory, say):
-       * start from the definitions; every change will get PersistFailed
-       * until the directory is usable, so nothing is silently lost. */
-      g_warning ("Cannot load the state store: %s", local->message);
-      kf = g_key_file_new ();
+      g_autofree char *v = NULL;
+      if (!source_settings_key_type (keys[k]))
+        continue; /* a control key */
+      v = g_key_file_get_string (kf, group, keys[k], NULL);
+      if (!v || !source_settings_set_from_text (settings, keys[k], v, &local))
+        {
+          g_warning ("State store: source '%s': %s; skipped", id, local ? local->message : "unreadable value");
+          return NULL;
+        }
     }
-  d->paused_at = g_key_file_get_uint64 (kf, "Manager", "PausedAt", NULL);
-
-  /* Sources made with CreateSource live in the store. */
-  groups = g_key_file_get_groups (kf, NULL);
-  for (guint i = 0; groups[i]; i++)
+  if (!source_settings_validate (settings, &local))
     {
-      const char *id;
-      g_autofree char *origin = NULL;
-      g_auto (GStrv) keys = NULL;
-      g_autoptr (SourceSettings) settings = NULL;
-      Source *src;
-      gboolean ok = TRUE;
+      g_warning ("State store: source '%s': %s; skipped", id, local->message);
+      return NULL;
+    }
+  return g_steal_pointer (&settings);
+}
 
-      if (!g_str_has_prefix (groups[i], "Source "))
-        continue;
-      id = groups[i] + strlen ("Source ");
-      if (g_key_file_get_boolean (kf, groups[i], "Removed", NULL))
-        continue;
-      origin = g_key_file_get_string (kf, groups[i], "Origin", NULL);
-      if (g_strcmp0 (origin, "created") != 0)
-        continue;
+static void
+on_store_group (const char *group, GKeyFile *kf, gpointer user_data)
+{
+  Loader *l = user_data;
+  const char *id;
+  g_autofree char *origin = NULL;
+  Stored *st;
+
+  if (!group)
+    {
+      g_hash_table_remove_all (l->stored);
+      l->d->paused_at = 0;
+      return;
+    }
+  if (g_str_equal (group, "Manager"))
+    {
+      l->d->paused_at = g_key_file_get_uint64 (kf, "Manager", "PausedAt", NULL);
+      return;
+    }
+  if (!g_str_has_prefix (group, "Source "))
+    return;
+  id = group + strlen ("Source ");
+  /* has_key first: a missing key costs GKeyFile a formatted error. */
+  if (g_key_file_has_key (kf, group, "Removed", NULL) && g_key_file_get_boolean (kf, group, "Removed", NULL))
+    {
+      g_hash_table_remove (l->stored, id);
+      return;
+    }
+  st = g_new0 (Stored, 1);
+  source_control_from_keyfile (&st->control, kf, group);
+  origin = g_key_file_get_string (kf, group, "Origin", NULL);
+  if (g_strcmp0 (origin, "created") == 0)
+    {
       if (!source_id_is_valid (id))
+        g_warning ("State store: skipping source with invalid id '%s'", id);
+      else
+        st->settings = stored_settings (id, kf, group);
+      if (!st->settings)
         {
-          g_warning ("State store: skipping source with invalid id '%s'", id);
-          continue;
+          stored_free (st);
+          g_hash_table_remove (l->stored, id);
+          return;
         }
-      settings = source_settings_new ();
-      keys = g_key_file_get_keys (kf, groups[i], NULL, NULL);
-      for (guint k = 0; keys[k] && ok; k++)
-        {
-          g_autofree char *v = NULL;
-          g_autoptr (GError) e = NULL;
-          if (!source_settings_key_type (keys[k]))
-            continue; /* a control key */
-          v = g_key_file_get_string (kf, groups[i], keys[k], NULL);
-          if (!v || !source_settings_set_from_text (settings, keys[k], v, &e))
-            {
-              g_warning ("State store: source '%s': %s; skipped", id, e ? e->message : "unreadable value");
-              ok = FALSE;
-            }
-        }
-      if (!ok || !source_settings_validate (settings, &local))
-        {
-          if (ok)
-            g_warning ("State store: source '%s': %s; skipped", id, local->message);
-          g_clear_error (&local);
-          continue;
-        }
-      src = source_new (id, g_steal_pointer (&settings), NULL);
-      source_control_from_keyfile (&src->control, kf, groups[i]);
-      source_restore_counters (src);
-      sourced_insert (d, src);
     }
+  g_hash_table_replace (l->stored, g_strdup (id), st);
+}
 
-  defs = read_definitions (d);
-  g_hash_table_iter_init (&iter, defs);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+static void
+on_definition (char *id, Definition *def, gpointer user_data)
+{
+  Loader *l = user_data;
+  Sourced *d = l->d;
+  g_autofree char *owned_id = id;
+  Stored *st;
+  Source *src;
+
+  if (def->settings && sourced_lookup (d, id))
+    g_warning ("%s:0: skipped: source '%s' already exists (made with CreateSource)", def->path, id);
+  else if (def->settings && d->n_sources >= d->max_sources)
+    g_warning ("%s:0: skipped: sourced already has %u sources, the most it takes (--max-sources)", def->path,
+               d->n_sources);
+  else if (def->settings)
     {
-      Definition *def = value;
-      g_autofree char *group = source_store_group (key);
-      Source *src;
-
-      if (!def->settings)
-        continue;
-      if (sourced_lookup (d, key))
+      src = source_new (id, g_steal_pointer (&def->settings), def->path);
+      st = g_hash_table_lookup (l->stored, id);
+      if (st)
         {
-          g_warning ("%s:0: skipped: source '%s' already exists (made with CreateSource)", def->path,
-                     (const char *) key);
-          continue;
-        }
-      if (d->n_sources >= d->max_sources)
-        {
-          g_warning ("%s:0: skipped: sourced already has %u sources, the most it takes (--max-sources)", def->path,
-                     d->n_sources);
-          continue;
-        }
-      src = source_new (key, g_steal_pointer (&def->settings), def->path);
-      if (g_key_file_has_group (kf, group) && !g_key_file_get_boolean (kf, group, "Removed", NULL))
-        {
-          source_control_from_keyfile (&src->control, kf, group);
+          source_control_clear (&src->control);
+          src->control = st->control;
+          memset (&st->control, 0, sizeof st->control);
           source_restore_counters (src);
+          g_hash_table_remove (l->stored, id);
         }
       else
         {
           /* First sight: InitialState applies, once; persist it. */
           commit_track_source (d, src);
-          set_initial_control (src, now);
+          set_initial_control (src, l->now);
         }
       sourced_insert (d, src);
     }
+  definition_free (def);
+}
+
+gboolean
+load_initial (Sourced *d, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GHashTable) stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) stored_free);
+  Loader l = { d, stored, sourced_now () };
+  GHashTableIter iter;
+  gpointer key, value;
+
+  /* The store is read one group at a time into compact records, never as
+   * one big key file: at 100,000 sources that keeps the peak down. */
+  if (!store_load_stream (d->store, on_store_group, &l, &local))
+    {
+      /* Not even moving it aside worked (an unreadable directory, say):
+       * start from the definitions; every change will get PersistFailed
+       * until the directory is usable, so nothing is silently lost. */
+      g_warning ("Cannot load the state store: %s", local->message);
+      g_hash_table_remove_all (stored);
+    }
+
+  /* Sources made with CreateSource live in the store. */
+  g_hash_table_iter_init (&iter, stored);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      Stored *st = value;
+      Source *src;
+
+      if (!st->settings)
+        continue;
+      src = source_new (key, g_steal_pointer (&st->settings), NULL);
+      src->control = st->control;
+      memset (&st->control, 0, sizeof st->control);
+      source_restore_counters (src);
+      sourced_insert (d, src);
+      g_hash_table_iter_remove (&iter);
+    }
+
+  foreach_definition (d, on_definition, &l);
   return TRUE;
 }
 

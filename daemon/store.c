@@ -152,14 +152,91 @@ move_aside (const char *path, GError **error)
   return TRUE;
 }
 
-/* Parses the snapshot; FALSE with @why set when it cannot be trusted. */
+/* Calls @func for each group of @data (key-file text), one group at a time
+ * in a key file of its own: never the whole store in memory as a GKeyFile,
+ * which at 100,000 sources would take ten times the text's size. */
 static gboolean
-parse_snapshot (const char *data, gsize length, GKeyFile *kf, guint64 *journal_seq, char **why)
+foreach_group (const char *data, gsize length, StoreGroupFunc func, gpointer user_data, char **why)
+{
+  const char *p = data, *end = data + length;
+
+  while (p < end)
+    {
+      const char *stop = end;
+      g_autoptr (GKeyFile) one = g_key_file_new ();
+      g_autoptr (GError) local = NULL;
+      g_auto (GStrv) groups = NULL;
+
+      /* The next line that starts with '[' begins the next group: values
+       * are one line each (GKeyFile escapes newlines). */
+      for (const char *q = p; q < end;)
+        {
+          const char *nl = memchr (q, '\n', (gsize) (end - q));
+          if (!nl || nl + 1 >= end)
+            break;
+          if (nl[1] == '[')
+            {
+              stop = nl + 1;
+              break;
+            }
+          q = nl + 1;
+        }
+      if (!g_key_file_load_from_data (one, p, (gsize) (stop - p), G_KEY_FILE_NONE, &local))
+        {
+          *why = g_strdup_printf ("not a key file: %s", local->message);
+          return FALSE;
+        }
+      groups = g_key_file_get_groups (one, NULL);
+      for (guint i = 0; groups[i]; i++)
+        func (groups[i], one, user_data);
+      p = stop;
+    }
+  return TRUE;
+}
+
+typedef struct {
+  StoreGroupFunc func;
+  gpointer user_data;
+  gboolean seen_store;
+  guint64 journal_seq;
+  char *why;
+} SnapshotReader;
+
+static void
+snapshot_group (const char *group, GKeyFile *kf, gpointer user_data)
+{
+  SnapshotReader *r = user_data;
+
+  if (r->why)
+    return;
+  if (g_str_equal (group, "Store"))
+    {
+      if (g_key_file_get_integer (kf, "Store", "Version", NULL) != STORE_VERSION)
+        r->why = g_strdup_printf ("unknown [Store] Version (this sourced reads %d)", STORE_VERSION);
+      r->journal_seq = g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
+      r->seen_store = TRUE;
+      return;
+    }
+  if (!r->seen_store)
+    {
+      r->why = g_strdup ("no [Store] group first");
+      return;
+    }
+  r->func (group, kf, r->user_data);
+}
+
+/* Checks the snapshot, then hands its groups to @func; FALSE with @why set
+ * when it cannot be trusted (@func may have seen some groups by then: the
+ * caller resets). */
+static gboolean
+parse_snapshot (const char *data, gsize length, StoreGroupFunc func, gpointer user_data, guint64 *journal_seq,
+                char **why)
 {
   const char *end_group = g_strrstr_len (data, (gssize) length, "\n[End]\n");
   g_autoptr (GKeyFile) end = g_key_file_new ();
   g_autoptr (GError) local = NULL;
   g_autofree char *want = NULL, *have = NULL;
+  SnapshotReader reader = { func, user_data, FALSE, 0, NULL };
 
   if (!end_group)
     {
@@ -179,18 +256,17 @@ parse_snapshot (const char *data, gsize length, GKeyFile *kf, guint64 *journal_s
       *why = g_strdup ("checksum mismatch: the file was changed or damaged");
       return FALSE;
     }
-  if (!g_key_file_load_from_data (kf, data, (gsize) (end_group - data), G_KEY_FILE_NONE, &local))
+  if (!foreach_group (data, (gsize) (end_group - data), snapshot_group, &reader, why))
     {
-      *why = g_strdup_printf ("not a key file: %s", local->message);
+      g_free (reader.why);
       return FALSE;
     }
-  if (g_key_file_get_integer (kf, "Store", "Version", NULL) != STORE_VERSION)
+  if (reader.why || !reader.seen_store)
     {
-      *why = g_strdup_printf ("unknown [Store] Version (this sourced reads %d)", STORE_VERSION);
+      *why = reader.why ? reader.why : g_strdup ("no [Store] group");
       return FALSE;
     }
-  *journal_seq = g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
-  g_key_file_remove_group (kf, "Store", NULL);
+  *journal_seq = reader.journal_seq;
   return TRUE;
 }
 
@@ -199,7 +275,7 @@ typedef enum { REPLAY_OK, REPLAY_TORN_TAIL, REPLAY_CORRUPT } ReplayResult;
 /* Applies the journal's transactions after @after_seq to @kf. *good_length is
  * how much of the file holds complete transactions. */
 static ReplayResult
-replay_journal (const char *data, gsize length, guint64 after_seq, GKeyFile *kf,
+replay_journal (const char *data, gsize length, guint64 after_seq, StoreGroupFunc func, gpointer user_data,
                 guint64 *last_seq, gsize *good_length, char **why)
 {
   gsize pos = 0;
@@ -241,16 +317,12 @@ replay_journal (const char *data, gsize length, guint64 after_seq, GKeyFile *kf,
       if (seq <= after_seq)
         continue; /* already in the snapshot */
 
-      g_autoptr (GKeyFile) txn = g_key_file_new ();
-      g_autoptr (GError) local = NULL;
-      if (!g_key_file_load_from_data (txn, body, len, G_KEY_FILE_NONE, &local))
+      g_autofree char *txn_why = NULL;
+      if (!foreach_group (body, len, func, user_data, &txn_why))
         {
-          *why = g_strdup_printf ("transaction %" G_GUINT64_FORMAT " unreadable: %s", seq, local->message);
+          *why = g_strdup_printf ("transaction %" G_GUINT64_FORMAT " unreadable: %s", seq, txn_why);
           return REPLAY_CORRUPT;
         }
-      g_auto (GStrv) groups = g_key_file_get_groups (txn, NULL);
-      for (guint i = 0; groups[i]; i++)
-        store_keyfile_replace_group (kf, txn, groups[i]);
     }
   *good_length = pos;
   return REPLAY_OK;
@@ -283,10 +355,9 @@ open_journal (Store *s, GError **error)
   return TRUE;
 }
 
-GKeyFile *
-store_load (Store *s, GError **error)
+gboolean
+store_load_stream (Store *s, StoreGroupFunc func, gpointer user_data, GError **error)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
   g_autofree char *snap = NULL, *journal = NULL, *why = NULL;
   gsize snap_len = 0, journal_len = 0, good_len = 0;
   guint64 journal_seq = 0;
@@ -295,36 +366,37 @@ store_load (Store *s, GError **error)
   if (g_file_get_contents (s->snapshot_path, &snap, &snap_len, &local))
     {
       s->snapshot_size = snap_len;
-      if (!parse_snapshot (snap, snap_len, kf, &journal_seq, &why))
+      if (!parse_snapshot (snap, snap_len, func, user_data, &journal_seq, &why))
         {
           g_warning ("State file %s is corrupt (%s)", s->snapshot_path, why);
+          func (NULL, NULL, user_data);
           if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
-            return NULL;
+            return FALSE;
           s->snapshot_size = 0;
-          return g_key_file_new ();
+          return TRUE;
         }
     }
   else if (!g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
     {
       g_warning ("State file %s is unreadable (%s)", s->snapshot_path, local->message);
       if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
-        return NULL;
-      return g_key_file_new ();
+        return FALSE;
+      return TRUE;
     }
   g_clear_error (&local);
+  /* The snapshot's text is not needed any more: keep the peak down. */
+  g_clear_pointer (&snap, g_free);
   s->seq = journal_seq;
 
   if (!g_file_get_contents (s->journal_path, &journal, &journal_len, &local))
     {
       if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        return g_steal_pointer (&kf);
+        return TRUE;
       g_warning ("State journal %s is unreadable (%s)", s->journal_path, local->message);
-      if (!move_aside (s->journal_path, error))
-        return NULL;
-      return g_steal_pointer (&kf);
+      return move_aside (s->journal_path, error);
     }
 
-  switch (replay_journal (journal, journal_len, journal_seq, kf, &s->seq, &good_len, &why))
+  switch (replay_journal (journal, journal_len, journal_seq, func, user_data, &s->seq, &good_len, &why))
     {
     case REPLAY_OK:
       break;
@@ -335,18 +407,49 @@ store_load (Store *s, GError **error)
                  "dropping its last %" G_GSIZE_FORMAT " bytes",
                  s->journal_path, journal_len - good_len);
       if (truncate (s->journal_path, (off_t) good_len) < 0)
-        return set_errno_error (error, errno, "truncate", s->journal_path), NULL;
+        return set_errno_error (error, errno, "truncate", s->journal_path);
       break;
     case REPLAY_CORRUPT:
       g_warning ("State journal %s is corrupt (%s)", s->journal_path, why);
+      func (NULL, NULL, user_data);
       if (!move_aside (s->snapshot_path, error) || !move_aside (s->journal_path, error))
-        return NULL;
+        return FALSE;
       s->seq = 0;
       s->snapshot_size = 0;
-      return g_key_file_new ();
+      return TRUE;
     }
-  return g_steal_pointer (&kf);
+  return TRUE;
 }
+
+static void
+merge_group (const char *group, GKeyFile *from, gpointer user_data)
+{
+  GKeyFile **kf = user_data;
+
+  if (!group)
+    {
+      /* Start over: what was read cannot be trusted. */
+      g_key_file_free (*kf);
+      *kf = g_key_file_new ();
+      return;
+    }
+  store_keyfile_replace_group (*kf, from, group);
+}
+
+GKeyFile *
+store_load (Store *s, GError **error)
+{
+  GKeyFile *kf = g_key_file_new ();
+
+  if (!store_load_stream (s, merge_group, &kf, error))
+    {
+      g_key_file_free (kf);
+      return NULL;
+    }
+  return kf;
+}
+
+
 
 gboolean
 store_append (Store *s, const char *text, gsize length, GError **error)

@@ -30,6 +30,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Store, store_free)
  * warning and an empty store is returned; a transaction torn by a crash at
  * the journal's end (never acknowledged) is cut off with a message. Fails
  * only when the files cannot be read or moved at all. */
+/* Called for each group of the store, one at a time, in a key file of its
+ * own: the snapshot's, then each journal transaction's. A later call for a
+ * group replaces what an earlier one said. @group NULL: forget everything
+ * so far (the store turned out corrupt and was moved aside; start from the
+ * definitions). */
+typedef void (*StoreGroupFunc) (const char *group, GKeyFile *kf, gpointer user_data);
+/* FALSE only when the store can neither be read nor moved aside. */
+gboolean store_load_stream (Store *store, StoreGroupFunc func, gpointer user_data, GError **error);
+/* The same, merged into one key file (tests, fuzzing, small stores). */
 GKeyFile *store_load (Store *store, GError **error);
 
 /* Appends one transaction (@text: GKeyFile groups) and waits until it is on
