@@ -5,41 +5,121 @@
 #include "source-bus.h"
 #include "sourced-error.h"
 
-struct CommitOp {
+/* Two batches at most: one being collected on the main thread, one being
+ * written (append + fdatasync) by the writer thread. The next batch fills
+ * while the disk works, so a sync no longer stalls the bus.
+ *
+ * Invariants:
+ *  - src->rollback is the source's control as last made durable; it is set
+ *    while any batch holding the source is not durable yet.
+ *  - Replies, done callbacks and signals of a batch happen only once it is
+ *    durable; a source that is also in the next batch keeps its signals
+ *    for that one (the values a signal carries are the live ones).
+ *  - If a write fails, everything not durable fails with it: both batches
+ *    are rolled back to the durable state and every call gets
+ *    PersistFailed. A change never succeeds on top of one that failed. */
+
+typedef struct {
   sd_bus_message *call;
   Source *src;
   CommitDoneFunc done;
   gpointer user_data;
+} CommitOp;
+
+/* Writes that failed since the start, for commit_flush_sync(). */
+static guint failed_writes;
+
+struct CommitBatch {
+  guint64 gen;
+  GPtrArray *sources; /* Source*, ref'd */
+  GPtrArray *ops;     /* CommitOp* */
+  gboolean manager;
+  /* Filled when the batch is handed to the writer: */
+  GPtrArray *written;   /* SourceControl*: what becomes durable, per source */
+  GArray *masks;        /* guint: the properties to announce, per source */
+  guint64 manager_written;
+  GString *text;
+  GError *error; /* set by the writer */
 };
 
 static void
-ensure_batch (Sourced *d)
+free_op (CommitOp *op)
 {
-  if (!d->batch_sources)
-    d->batch_sources = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);
-  if (!d->batch_ops)
-    d->batch_ops = g_ptr_array_new ();
+  if (op->call)
+    sd_bus_message_unref (op->call);
+  if (op->src)
+    source_unref (op->src);
+  g_free (op);
+}
+
+static void
+free_control (SourceControl *c)
+{
+  source_control_clear (c);
+  g_free (c);
+}
+
+static void
+batch_free (CommitBatch *b)
+{
+  if (!b)
+    return;
+  g_ptr_array_unref (b->sources);
+  g_ptr_array_unref (b->ops);
+  if (b->written)
+    g_ptr_array_unref (b->written);
+  if (b->masks)
+    g_array_unref (b->masks);
+  if (b->text)
+    g_string_free (b->text, TRUE);
+  g_clear_error (&b->error);
+  g_free (b);
+}
+
+static CommitBatch *
+current_batch (Sourced *d)
+{
+  if (!d->batch)
+    {
+      d->batch = g_new0 (CommitBatch, 1);
+      d->batch->gen = ++d->batch_gen;
+      d->batch->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);
+      d->batch->ops = g_ptr_array_new_with_free_func ((GDestroyNotify) free_op);
+    }
+  return d->batch;
+}
+
+static gboolean
+batch_is_empty (CommitBatch *b)
+{
+  return !b || (b->sources->len == 0 && b->ops->len == 0 && !b->manager);
 }
 
 void
 commit_track_source (Sourced *d, Source *src)
 {
-  ensure_batch (d);
+  CommitBatch *b = current_batch (d);
+
   if (!src->rollback)
+    source_begin_change (src);
+  if (src->batch_gen != b->gen)
     {
-      source_begin_change (src);
-      g_ptr_array_add (d->batch_sources, source_ref (src));
+      src->batch_gen = b->gen;
+      g_ptr_array_add (b->sources, source_ref (src));
     }
 }
 
 void
 commit_track_manager (Sourced *d)
 {
-  if (!d->batch_manager)
+  CommitBatch *b = current_batch (d);
+
+  if (!d->manager_pending)
     {
-      d->batch_manager = TRUE;
-      d->batch_manager_paused_at = d->paused_at;
+      d->manager_pending = TRUE;
+      d->manager_durable = d->paused_at;
     }
+  b->manager = TRUE;
 }
 
 void
@@ -47,12 +127,11 @@ commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, 
 {
   CommitOp *op = g_new0 (CommitOp, 1);
 
-  ensure_batch (d);
   op->call = call ? sd_bus_message_ref (call) : NULL;
   op->src = src ? source_ref (src) : NULL;
   op->done = done;
   op->user_data = user_data;
-  g_ptr_array_add (d->batch_ops, op);
+  g_ptr_array_add (current_batch (d)->ops, op);
 }
 
 static gboolean
@@ -71,34 +150,18 @@ void
 commit_schedule (Sourced *d)
 {
   /* Ahead of every default-priority event: a change the daemon made (a
-   * checkpoint, the first checkpoint of a sink) is durable before the next
-   * byte is read from a worker. */
+   * checkpoint, the first checkpoint of a sink) is handed to the writer
+   * before the next byte is read from a worker. */
   if (!d->commit_idle)
     d->commit_idle = g_idle_add_full (G_PRIORITY_HIGH, on_commit_idle, d, NULL);
 }
 
-static void
-manager_to_text (Sourced *d, GString *out)
-{
-  g_string_append_printf (out, "[Manager]\nPausedAt=%" G_GUINT64_FORMAT "\n\n", d->paused_at);
-}
+/* ---- Serializing ---------------------------------------------------------- */
 
-/* One source's group, appended as text. Each group goes through a small
- * key file of its own (for GKeyFile's escaping), never the whole store in
- * one: at 100,000 sources that would cost ten times the text in memory. */
 static void
-source_to_text (const Source *src, GString *out)
+manager_to_text (guint64 paused_at, GString *out)
 {
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  g_autofree char *text = NULL;
-  gsize length;
-
-  source_to_keyfile (src, kf);
-  text = g_key_file_to_data (kf, &length, NULL);
-  g_string_append_len (out, text, (gssize) length);
-  if (length && text[length - 1] != '\n')
-    g_string_append_c (out, '\n');
-  g_string_append_c (out, '\n');
+  g_string_append_printf (out, "[Manager]\nPausedAt=%" G_GUINT64_FORMAT "\n\n", paused_at);
 }
 
 static gboolean
@@ -130,7 +193,7 @@ commit_serialize_all (Sourced *d, gsize *length)
 {
   GString *out = g_string_new (NULL);
 
-  manager_to_text (d, out);
+  manager_to_text (d->manager_pending ? d->manager_durable : d->paused_at, out);
   g_tree_foreach (d->sources, serialize_one, out);
   *length = out->len;
   return g_string_free (out, FALSE);
@@ -140,9 +203,80 @@ gboolean
 commit_snapshot (Sourced *d, GError **error)
 {
   gsize length;
-  g_autofree char *text = commit_serialize_all (d, &length);
+  g_autofree char *text = NULL;
 
+  g_return_val_if_fail (d->writing == NULL, FALSE); /* the writer owns the store meanwhile */
+  text = commit_serialize_all (d, &length);
   return store_write_snapshot (d->store, text, length, error);
+}
+
+/* ---- The writer thread ---------------------------------------------------- */
+
+static gboolean on_batch_written (gpointer user_data);
+
+typedef struct {
+  Sourced *d;
+  CommitBatch *batch;
+} WriteJob;
+
+static gpointer
+writer_main (gpointer user_data)
+{
+  Sourced *d = user_data;
+  WriteJob *job;
+
+  /* A job with no batch ends the thread. */
+  while ((job = g_async_queue_pop (d->writer_queue)) && job->batch)
+    {
+      CommitBatch *b = job->batch;
+      store_append (d->store, b->text->str, b->text->len, &b->error);
+      g_idle_add_full (G_PRIORITY_HIGH, on_batch_written, job, NULL);
+    }
+  g_free (job);
+  return NULL;
+}
+
+void
+commit_init (Sourced *d)
+{
+  d->writer_queue = g_async_queue_new ();
+  d->writer = g_thread_new ("sourced-writer", writer_main, d);
+}
+
+/* Hands the collected batch to the writer. */
+static void
+submit (Sourced *d)
+{
+  CommitBatch *b = d->batch;
+  WriteJob *job;
+
+  d->batch = NULL;
+  b->text = g_string_new (NULL);
+  b->written = g_ptr_array_new_with_free_func ((GDestroyNotify) free_control);
+  b->masks = g_array_sized_new (FALSE, FALSE, sizeof (guint), b->sources->len);
+  if (b->manager)
+    {
+      b->manager_written = d->paused_at;
+      manager_to_text (d->paused_at, b->text);
+    }
+  for (guint i = 0; i < b->sources->len; i++)
+    {
+      Source *src = b->sources->pdata[i];
+      SourceControl *copy = g_new0 (SourceControl, 1);
+      guint mask = src->changed;
+
+      source_to_text (src, b->text);
+      source_control_copy (copy, &src->control);
+      g_ptr_array_add (b->written, copy);
+      /* What changed so far is this batch's to announce. */
+      g_array_append_val (b->masks, mask);
+      src->changed = 0;
+    }
+  d->writing = b;
+  job = g_new0 (WriteJob, 1);
+  job->d = d;
+  job->batch = b;
+  g_async_queue_push (d->writer_queue, job);
 }
 
 static void
@@ -154,67 +288,69 @@ reply_persist_failed (CommitOp *op, const GError *error)
     sourced_error_reply (op->call, e);
 }
 
+/* Everything not durable is undone: @b, and the batch after it. */
 static void
-free_op (CommitOp *op)
+fail_all (Sourced *d, CommitBatch *b, const GError *error)
 {
-  if (op->call)
-    sd_bus_message_unref (op->call);
-  if (op->src)
-    source_unref (op->src);
-  g_free (op);
-}
+  CommitBatch *batches[2] = { b, g_steal_pointer (&d->batch) };
+  guint n_ops = 0;
 
-gboolean
-commit_flush (Sourced *d, GError **error)
-{
-  g_autoptr (GPtrArray) sources = g_steal_pointer (&d->batch_sources);
-  g_autoptr (GPtrArray) ops = g_steal_pointer (&d->batch_ops);
-  gboolean manager = d->batch_manager;
-  gboolean ok = TRUE;
-  gboolean n_sources_changed = FALSE;
-  g_autoptr (GError) local = NULL;
-
-  d->batch_manager = FALSE;
-  if ((!sources || sources->len == 0) && (!ops || ops->len == 0) && !manager)
-    return TRUE;
-
-  if ((sources && sources->len) || manager)
+  for (guint k = 0; k < 2; k++)
     {
-      g_autoptr (GString) text = g_string_new (NULL);
-
-      if (manager)
-        manager_to_text (d, text);
-      for (guint i = 0; sources && i < sources->len; i++)
-        source_to_text (sources->pdata[i], text);
-      ok = store_append (d->store, text->str, text->len, &local);
-    }
-
-  if (!ok)
-    {
-      g_warning ("Could not persist %u change(s): %s", ops ? ops->len : 0, local->message);
-      for (guint i = 0; sources && i < sources->len; i++)
+      CommitBatch *x = batches[k];
+      if (!x)
+        continue;
+      n_ops += x->ops->len;
+      for (guint i = 0; i < x->sources->len; i++)
         {
-          Source *src = sources->pdata[i];
+          Source *src = x->sources->pdata[i];
           if (src->is_new)
             sourced_forget (d, src);
           src->removed = FALSE;
-          source_rollback_change (src, d->paused_at != 0);
+          src->batch_gen = 0;
+          source_rollback_change (src, d->manager_pending ? d->manager_durable != 0 : d->paused_at != 0);
         }
-      if (manager)
-        d->paused_at = d->batch_manager_paused_at;
-      for (guint i = 0; ops && i < ops->len; i++)
-        {
-          reply_persist_failed (ops->pdata[i], local);
-          free_op (ops->pdata[i]);
-        }
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
     }
-
-  /* Durable: now the world may hear about it. */
-  for (guint i = 0; sources && i < sources->len; i++)
+  if (d->manager_pending)
     {
-      Source *src = sources->pdata[i];
+      d->paused_at = d->manager_durable;
+      d->manager_pending = FALSE;
+    }
+  failed_writes++;
+  g_warning ("Could not persist %u change(s): %s", n_ops, error->message);
+  for (guint k = 0; k < 2; k++)
+    {
+      CommitBatch *x = batches[k];
+      if (!x)
+        continue;
+      for (guint i = 0; i < x->ops->len; i++)
+        reply_persist_failed (x->ops->pdata[i], error);
+      if (k == 1)
+        batch_free (x);
+    }
+}
+
+/* @b is durable: the world may hear about it. */
+static void
+finish (Sourced *d, CommitBatch *b)
+{
+  gboolean n_sources_changed = FALSE;
+  CommitBatch *next = d->batch;
+
+  for (guint i = 0; i < b->sources->len; i++)
+    {
+      Source *src = b->sources->pdata[i];
+      SourceControl *written = b->written->pdata[i];
+      gboolean in_next = next && src->batch_gen == next->gen;
+
+      src->changed |= g_array_index (b->masks, guint, i);
+      if (in_next)
+        {
+          /* Durable up to what this batch wrote; the rest comes with the
+           * next one, and so do the signals. */
+          source_control_copy (src->rollback, written);
+          continue;
+        }
       source_commit_change (src);
       if (src->is_new)
         {
@@ -235,28 +371,116 @@ commit_flush (Sourced *d, GError **error)
       else
         source_bus_emit_changes (d, src);
     }
-  if (manager && d->paused_at != d->batch_manager_paused_at)
-    manager_bus_gate_changed (d);
+  if (b->manager)
+    {
+      guint64 old = d->manager_durable;
+      if (next && next->manager)
+        d->manager_durable = b->manager_written;
+      else
+        d->manager_pending = FALSE;
+      if ((old != 0) != (b->manager_written != 0) || old != b->manager_written)
+        manager_bus_gate_changed (d);
+    }
   if (n_sources_changed)
     manager_bus_emit (d, "NSources");
 
-  for (guint i = 0; ops && i < ops->len; i++)
+  for (guint i = 0; i < b->ops->len; i++)
     {
-      CommitOp *op = ops->pdata[i];
+      CommitOp *op = b->ops->pdata[i];
       if (op->done)
         op->done (d, op->call, op->src, op->user_data);
       else if (op->call)
         sd_bus_reply_method_return (op->call, NULL);
-      free_op (op);
     }
+}
 
-  if (store_wants_snapshot (d->store))
+static gboolean
+on_batch_written (gpointer user_data)
+{
+  WriteJob *job = user_data;
+  Sourced *d = job->d;
+  CommitBatch *b = job->batch;
+
+  g_free (job);
+  g_assert (d->writing == b);
+  d->writing = NULL;
+  if (b->error)
+    fail_all (d, b, b->error);
+  else
     {
-      g_autoptr (GError) snap_error = NULL;
-      /* The journal already holds everything; a failed snapshot only means
-       * a longer replay at the next start. */
-      if (!commit_snapshot (d, &snap_error))
-        g_warning ("Could not write a state snapshot: %s", snap_error->message);
+      finish (d, b);
+      /* The writer is idle: the store is the main thread's for a moment. */
+      if (store_wants_snapshot (d->store))
+        {
+          g_autoptr (GError) snap_error = NULL;
+          /* The journal already holds everything; a failed snapshot only
+           * means a longer replay at the next start. */
+          if (!commit_snapshot (d, &snap_error))
+            g_warning ("Could not write a state snapshot: %s", snap_error->message);
+        }
+    }
+  batch_free (b);
+  /* What gathered meanwhile goes to the disk at once. */
+  commit_flush (d, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+commit_flush (Sourced *d, GError **error)
+{
+  if (batch_is_empty (d->batch))
+    {
+      g_clear_pointer (&d->batch, batch_free);
+      return TRUE;
+    }
+  if (d->batch->sources->len == 0 && !d->batch->manager && !d->writing)
+    {
+      /* Only calls that changed nothing: answer them now. (With a write in
+       * flight they wait for it: what they saw must be durable first.) */
+      CommitBatch *b = g_steal_pointer (&d->batch);
+      b->written = g_ptr_array_new ();
+      b->masks = g_array_new (FALSE, FALSE, sizeof (guint));
+      finish (d, b);
+      batch_free (b);
+      return TRUE;
+    }
+  if (d->writing)
+    return TRUE; /* it goes when the writer is done with the last one */
+  submit (d);
+  return TRUE;
+}
+
+gboolean
+commit_flush_sync (Sourced *d, GError **error)
+{
+  guint failed_before = failed_writes;
+
+  while (!batch_is_empty (d->batch) || d->writing)
+    {
+      if (!d->writing)
+        {
+          commit_flush (d, NULL);
+          continue;
+        }
+      g_main_context_iteration (NULL, TRUE);
+    }
+  if (failed_writes != failed_before)
+    {
+      g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_PERSIST_FAILED, "Some changes could not be persisted");
+      return FALSE;
     }
   return TRUE;
+}
+
+void
+commit_shutdown (Sourced *d)
+{
+  WriteJob *stop = g_new0 (WriteJob, 1);
+
+  if (!d->writer)
+    return;
+  g_async_queue_push (d->writer_queue, stop);
+  g_thread_join (d->writer);
+  d->writer = NULL;
+  g_clear_pointer (&d->writer_queue, g_async_queue_unref);
 }

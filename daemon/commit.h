@@ -24,10 +24,19 @@ void commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc d
  * bus message is being processed. */
 void commit_schedule (Sourced *d);
 
-/* Commits the batch now. */
+/* Starts the writer thread; before the first change. */
+void commit_init (Sourced *d);
+/* Hands the batch to the writer thread, or, if it is busy, leaves it to be
+ * handed over when the writer is done. Replies come when it is durable. */
 gboolean commit_flush (Sourced *d, GError **error);
+/* Writes everything pending and waits for it (at start and at exit),
+ * running the main context meanwhile. */
+gboolean commit_flush_sync (Sourced *d, GError **error);
+/* Ends the writer thread; after the last commit_flush_sync(). */
+void commit_shutdown (Sourced *d);
 
-/* Writes a fresh snapshot of everything. */
+/* Writes a fresh snapshot of everything (only while nothing is being
+ * written). */
 gboolean commit_snapshot (Sourced *d, GError **error);
 
 /* The store text of the whole daemon, for snapshots. */

@@ -291,6 +291,7 @@ main (int argc, char **argv)
   if (g_getenv ("SOURCED_FAULT_FILE"))
     store_set_fault_file (d->store, g_getenv ("SOURCED_FAULT_FILE"));
   supervisor_init (d);
+  commit_init (d);
   d->max_sources = (guint) opt_max_sources;
   {
     /* Only the system bus has callers of other users; the session bus
@@ -313,7 +314,7 @@ main (int argc, char **argv)
     }
   /* First sight of definition files: their InitialState is persisted before
    * anyone can see them. */
-  if (!commit_flush (d, &error))
+  if (!commit_flush_sync (d, &error))
     {
       g_warning ("Cannot persist the initial state of new sources: %s", error->message);
       g_clear_error (&error);
@@ -327,7 +328,6 @@ main (int argc, char **argv)
     }
   bus_source = bus_glib_source_new (d->bus, after_dispatch, on_disconnect, d);
   g_source_attach (bus_source, NULL);
-  g_source_unref (bus_source);
 
   g_unix_signal_add (SIGTERM, on_sigterm, d);
   g_unix_signal_add (SIGINT, on_sigterm, d);
@@ -344,9 +344,13 @@ main (int argc, char **argv)
 
   g_main_loop_run (d->loop);
 
-  /* Flush what is still queued; every acknowledged change is on disk already. */
-  if (!commit_flush (d, &error))
+  /* No new calls from here on; flush what is still queued (every
+   * acknowledged change is on disk already). */
+  g_source_destroy (bus_source);
+  g_source_unref (bus_source);
+  if (!commit_flush_sync (d, &error))
     g_warning ("Final commit failed: %s", error->message);
+  commit_shutdown (d);
   if (d->bus)
     {
       sd_bus_flush (d->bus);

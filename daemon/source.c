@@ -366,6 +366,93 @@ source_to_keyfile (const Source *src, GKeyFile *kf)
     source_settings_to_keyfile (src->settings, kf, group);
 }
 
+/* A string as GKeyFile writes a value set with g_key_file_set_string(),
+ * so that g_key_file_get_string() reads it back unchanged. */
+static void
+append_escaped (GString *out, const char *value)
+{
+  gboolean leading = TRUE;
+
+  for (const char *p = value; *p; p++)
+    {
+      if (*p == ' ' && leading)
+        {
+          g_string_append (out, "\\s");
+          continue;
+        }
+      leading = FALSE;
+      switch (*p)
+        {
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        default: g_string_append_c (out, *p); break;
+        }
+    }
+}
+
+void
+source_to_text (const Source *src, GString *out)
+{
+  const SourceControl *c = &src->control;
+
+  if (!src->removed && !src->definition_file)
+    {
+      /* A created source carries its settings: the general path. */
+      g_autoptr (GKeyFile) kf = g_key_file_new ();
+      g_autofree char *text = NULL;
+      gsize length;
+
+      source_to_keyfile (src, kf);
+      text = g_key_file_to_data (kf, &length, NULL);
+      g_string_append_len (out, text, (gssize) length);
+      if (length && text[length - 1] != '\n')
+        g_string_append_c (out, '\n');
+      g_string_append_c (out, '\n');
+      return;
+    }
+  /* The same keys as source_to_keyfile(), written directly: this runs for
+   * every change and for every source of a snapshot. */
+  g_string_append_printf (out, "[Source %s]\n", src->id);
+  if (src->removed)
+    {
+      g_string_append (out, "Removed=true\n\n");
+      return;
+    }
+  g_string_append (out, "Origin=file\n");
+  if (c->started)
+    g_string_append (out, "Started=true\n");
+  if (c->paused_at)
+    g_string_append_printf (out, "PausedAt=%" G_GUINT64_FORMAT "\n", c->paused_at);
+  if (c->system_paused_at)
+    g_string_append_printf (out, "SystemPausedAt=%" G_GUINT64_FORMAT "\n", c->system_paused_at);
+  g_string_append_printf (out, "CreatedAt=%" G_GUINT64_FORMAT "\nUpdatedAt=%" G_GUINT64_FORMAT "\n", c->created_at,
+                          c->updated_at);
+  if (c->last_job_started_at)
+    g_string_append_printf (out, "LastJobStartedAt=%" G_GUINT64_FORMAT "\n", c->last_job_started_at);
+  if (c->last_exit_status)
+    g_string_append_printf (out, "LastExitStatus=%d\n", c->last_exit_status);
+  if (c->bookmark)
+    {
+      g_string_append (out, "Bookmark=");
+      append_escaped (out, c->bookmark);
+      g_string_append_c (out, '\n');
+    }
+  if (c->sink_path)
+    {
+      g_string_append (out, "SinkPath=");
+      append_escaped (out, c->sink_path);
+      g_string_append_printf (out, "\nSinkOffset=%" G_GUINT64_FORMAT "\n", c->sink_offset);
+    }
+  if (c->records_delivered)
+    g_string_append_printf (out, "RecordsDelivered=%" G_GUINT64_FORMAT "\n", c->records_delivered);
+  if (c->bytes_delivered)
+    g_string_append_printf (out, "BytesDelivered=%" G_GUINT64_FORMAT "\n", c->bytes_delivered);
+  if (c->last_record_at)
+    g_string_append_printf (out, "LastRecordAt=%" G_GUINT64_FORMAT "\n", c->last_record_at);
+  g_string_append_c (out, '\n');
+}
+
 void
 source_control_from_keyfile (SourceControl *c, GKeyFile *kf, const char *group)
 {

@@ -79,6 +79,7 @@ typedef struct Source {
 
   SourceControl control;
   SourceControl *rollback; /* the committed control while a change is pending */
+  guint64 batch_gen;       /* the commit batch it was last added to */
   gboolean removed;        /* removal pending or done */
   gboolean is_new;         /* added in the batch not yet committed */
 
@@ -160,5 +161,8 @@ GStrv source_prop_names (guint mask);
 /* Store encoding: one "[Source <id>]" group. */
 char *source_store_group (const char *id);
 void source_to_keyfile (const Source *src, GKeyFile *kf);
+/* The same group as text (ending in a blank line), without a GKeyFile for
+ * the common case: what the journal and the snapshot are made of. */
+void source_to_text (const Source *src, GString *out);
 /* Reads the control keys of @group; missing keys keep their defaults. */
 void source_control_from_keyfile (SourceControl *control, GKeyFile *kf, const char *group);

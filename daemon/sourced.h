@@ -16,7 +16,7 @@
 /* dbus-daemon's default max_message_size on the system bus. */
 #define SOURCED_DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
 
-typedef struct CommitOp CommitOp;
+typedef struct CommitBatch CommitBatch;
 
 /* The daemon's state: one per process, handed to every callback. */
 typedef struct Sourced {
@@ -33,11 +33,15 @@ typedef struct Sourced {
   gboolean shutting_down;
   int exit_code;
 
-  /* The batch waiting for the next group commit (commit.c). */
-  GPtrArray *batch_sources; /* Source*, ref'd */
-  GPtrArray *batch_ops;     /* CommitOp* */
-  gboolean batch_manager;
-  guint64 batch_manager_paused_at;
+  /* Group commit (commit.c): the batch being collected, and the one the
+   * writer thread is making durable. */
+  CommitBatch *batch;
+  CommitBatch *writing;
+  guint64 batch_gen;
+  gboolean manager_pending;     /* a gate change is not durable yet */
+  guint64 manager_durable;      /* the gate as last made durable */
+  GThread *writer;
+  GAsyncQueue *writer_queue;
   guint commit_idle;
 } Sourced;
 

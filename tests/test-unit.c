@@ -515,6 +515,52 @@ test_store_encoding (void)
   source_control_clear (&c);
 }
 
+/* The direct writer says exactly what the GKeyFile one says. */
+static void
+test_store_text_matches_keyfile (void)
+{
+  SourceSettings *settings = source_settings_new ();
+  settings->exec = g_strdup ("true");
+  g_autoptr (Source) src = source_new ("s.1", settings, "/etc/sourced/sources.d/s.1.source");
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GKeyFile) direct = g_key_file_new ();
+  g_autoptr (GKeyFile) via = g_key_file_new ();
+  g_autoptr (GError) error = NULL;
+  SourceControl back = { 0 };
+
+  src->control.started = TRUE;
+  src->control.paused_at = 11;
+  src->control.created_at = 1;
+  src->control.updated_at = 2;
+  src->control.last_exit_status = -9;
+  src->control.bookmark = g_strdup ("  lead\nline\\back\ttab\rend ;=[x]");
+  src->control.sink_path = g_strdup ("/srv/a b/s.jsonl");
+  src->control.sink_offset = 77;
+  src->control.records_delivered = 5;
+  src->control.bytes_delivered = 500;
+  src->control.last_record_at = 3;
+
+  source_to_text (src, text);
+  g_assert_true (g_key_file_load_from_data (direct, text->str, text->len, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  source_to_keyfile (src, via);
+  g_auto (GStrv) keys_direct = g_key_file_get_keys (direct, "Source s.1", NULL, NULL);
+  g_auto (GStrv) keys_via = g_key_file_get_keys (via, "Source s.1", NULL, NULL);
+  g_assert_cmpstrv (keys_direct, keys_via);
+  for (guint i = 0; keys_via[i]; i++)
+    {
+      g_autofree char *a = g_key_file_get_value (direct, "Source s.1", keys_via[i], NULL);
+      g_autofree char *b = g_key_file_get_value (via, "Source s.1", keys_via[i], NULL);
+      g_assert_cmpstr (a, ==, b);
+    }
+  source_control_from_keyfile (&back, direct, "Source s.1");
+  g_assert_cmpstr (back.bookmark, ==, src->control.bookmark);
+  g_assert_cmpstr (back.sink_path, ==, src->control.sink_path);
+  g_assert_cmpint (back.last_exit_status, ==, -9);
+  g_assert_cmpuint (back.sink_offset, ==, 77);
+  source_control_clear (&back);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -538,5 +584,6 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/source/status", test_status_derivation);
   g_test_add_func ("/unit/source/rollback", test_rollback);
   g_test_add_func ("/unit/source/store-encoding", test_store_encoding);
+  g_test_add_func ("/unit/source/store-text", test_store_text_matches_keyfile);
   return g_test_run ();
 }
