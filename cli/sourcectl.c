@@ -183,6 +183,19 @@ collect (Ctl *ctl, int *ret)
   return g_steal_pointer (&infos);
 }
 
+/* One JSON document: an array of Stitch-shaped source objects. */
+static void
+print_infos_json (GPtrArray *infos)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < infos->len; i++)
+    json_array_add_element (array, source_info_to_json (infos->pdata[i]));
+  json_node_take_array (root, array);
+  print_json (root);
+}
+
 static char *
 schedule_text (const SourceInfo *s)
 {
@@ -223,12 +236,7 @@ cmd_list (Ctl *ctl)
     return ret;
   if (ctl->json)
     {
-      g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
-      JsonArray *array = json_array_new ();
-      for (guint i = 0; i < infos->len; i++)
-        json_array_add_element (array, source_info_to_json (infos->pdata[i]));
-      json_node_take_array (root, array);
-      print_json (root);
+      print_infos_json (infos);
       return ret;
     }
   for (guint i = 0; i < infos->len; i++)
@@ -331,12 +339,7 @@ cmd_status (Ctl *ctl)
     return ret;
   if (ctl->json)
     {
-      g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
-      JsonArray *array = json_array_new ();
-      for (guint i = 0; i < infos->len; i++)
-        json_array_add_element (array, source_info_to_json (infos->pdata[i]));
-      json_node_take_array (root, array);
-      print_json (root);
+      print_infos_json (infos);
       return ret;
     }
   if (ctl->n_args == 0)

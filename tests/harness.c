@@ -575,3 +575,10 @@ pid_alive (pid_t pid)
   const char *p = strrchr (stat, ')');
   return p && p[1] == ' ' && p[2] != 'Z';
 }
+
+void
+harness_run_clear (HarnessRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}

@@ -71,3 +71,13 @@ guint harness_count_member (Harness *h, const char *member);
 gboolean harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms);
 
 gboolean pid_alive (pid_t pid);
+
+/* What a command run by a test did: its exit code and its output. */
+typedef struct {
+  int status;
+  char *out;
+  char *err;
+} HarnessRun;
+
+void harness_run_clear (HarnessRun *run);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HarnessRun, harness_run_clear)

@@ -17,19 +17,6 @@
 static uid_t nobody_uid;
 static gid_t nobody_gid;
 
-typedef struct {
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
 static void
 become_nobody (gpointer user_data)
@@ -39,13 +26,13 @@ become_nobody (gpointer user_data)
 }
 
 /* sourcectl --system ARGS… as nobody. */
-static Run
+static HarnessRun
 as_nobody (Harness *h, ...)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) env = g_get_environ ();
   g_autoptr (GError) error = NULL;
-  Run r = { 0 };
+  HarnessRun r = { 0 };
   int wait_status;
   va_list ap;
   const char *a;
@@ -163,25 +150,25 @@ test_polkit_decides (void)
   /* control allowed, manage not. */
   polkit_allow (h, "org.sourced.Sourced1.control");
   {
-    g_auto (Run) r = as_nobody (h, "pause", "shop", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "pause", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
     /* Set goes through the same check. */
-    g_auto (Run) s = as_nobody (h, "pause", "shop", "--at", "2019-06-01T00:00:00Z", NULL);
+    g_auto (HarnessRun) s = as_nobody (h, "pause", "shop", "--at", "2019-06-01T00:00:00Z", NULL);
     g_assert_cmpint (s.status, ==, 0);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, G_GUINT64_CONSTANT (1559347200000000));
   }
   {
-    g_auto (Run) r = as_nobody (h, "create", "x", "--exec", "true", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "create", "x", "--exec", "true", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_true (g_str_has_prefix (r.err, "sourcectl: permission denied: "));
     g_assert_nonnull (strstr (r.err, "org.sourced.Sourced1.manage"));
-    g_auto (Run) ids = as_nobody (h, "list", "--quiet", NULL);
+    g_auto (HarnessRun) ids = as_nobody (h, "list", "--quiet", NULL);
     g_assert_cmpstr (ids.out, ==, "shop\n");
-    g_auto (Run) gate = as_nobody (h, "pause-all", NULL);
+    g_auto (HarnessRun) gate = as_nobody (h, "pause-all", NULL);
     g_assert_cmpint (gate.status, ==, 1);
     g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), ==, 0);
-    g_auto (Run) reload = as_nobody (h, "reload", NULL);
+    g_auto (HarnessRun) reload = as_nobody (h, "reload", NULL);
     g_assert_cmpint (reload.status, ==, 1);
   }
 
@@ -189,11 +176,11 @@ test_polkit_decides (void)
   polkit_allow (h, NULL);
   harness_clear_signals (h);
   {
-    g_auto (Run) r = as_nobody (h, "unpause", "shop", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "unpause", "shop", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_nonnull (strstr (r.err, "Access denied to org.sourced.Sourced1.Source.Unpause"));
     g_assert_nonnull (strstr (r.err, "org.sourced.Sourced1.control"));
-    g_auto (Run) stop = as_nobody (h, "stop", "shop", NULL);
+    g_auto (HarnessRun) stop = as_nobody (h, "stop", "shop", NULL);
     g_assert_cmpint (stop.status, ==, 1);
     harness_sync (h);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, G_GUINT64_CONSTANT (1559347200000000));
@@ -203,7 +190,7 @@ test_polkit_decides (void)
   }
   {
     /* Reading stays open. */
-    g_auto (Run) r = as_nobody (h, "show", "shop", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "show", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_nonnull (strstr (r.out, "Status=paused\n"));
   }
@@ -230,7 +217,7 @@ test_without_polkit_the_group_decides (void)
   /* nobody's own group is the allowed one. */
   harness_start (h, group_arg, NULL);
   {
-    g_auto (Run) r = as_nobody (h, "pause", "shop", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "pause", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
   }
@@ -239,7 +226,7 @@ test_without_polkit_the_group_decides (void)
   /* The default group, "sourced", nobody is not in. */
   harness_start (h, "--group=sourced-test-no-such-group", NULL);
   {
-    g_auto (Run) r = as_nobody (h, "unpause", "shop", NULL);
+    g_auto (HarnessRun) r = as_nobody (h, "unpause", "shop", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_nonnull (strstr (r.err, "not in group 'sourced-test-no-such-group' (polkit is not running)"));
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
@@ -260,7 +247,7 @@ test_rate_limit (void)
   /* 40 calls at once from one caller: the first ten (the burst) pass, then
    * LimitsExceeded. */
   {
-    g_auto (Run) r = as_nobody (h, "pause", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
+    g_auto (HarnessRun) r = as_nobody (h, "pause", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
                                 "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
                                 "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",
                                 "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop", "shop",

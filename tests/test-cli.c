@@ -13,20 +13,6 @@
 #define MGR_PATH "/org/sourced/Sourced1"
 #define MGR_IFACE "org.sourced.Sourced1.Manager"
 
-typedef struct {
-  int status; /* exit code */
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
 static const char *
 sourcectl_binary (void)
 {
@@ -45,13 +31,13 @@ cli_env (Harness *h)
 }
 
 /* Runs sourcectl --user ARGS… (NULL-terminated) and returns what it did. */
-static Run
+static HarnessRun
 run (Harness *h, ...)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
   g_auto (GStrv) env = cli_env (h);
   g_autoptr (GError) error = NULL;
-  Run r = { 0 };
+  HarnessRun r = { 0 };
   int wait_status;
   va_list ap;
   const char *a;
@@ -108,10 +94,10 @@ static void
 test_list (void)
 {
   g_autoptr (Harness) h = start ();
-  g_auto (Run) table = run (h, "list", NULL);
-  g_auto (Run) bare = run (h, "list", "--no-legend", NULL);
-  g_auto (Run) ids = run (h, "list", "--quiet", NULL);
-  g_auto (Run) json = run (h, "list", "--json", NULL);
+  g_auto (HarnessRun) table = run (h, "list", NULL);
+  g_auto (HarnessRun) bare = run (h, "list", "--no-legend", NULL);
+  g_auto (HarnessRun) ids = run (h, "list", "--quiet", NULL);
+  g_auto (HarnessRun) json = run (h, "list", "--json", NULL);
   g_autoptr (JsonNode) root = NULL;
   g_auto (GStrv) lines = NULL;
 
@@ -168,11 +154,11 @@ static void
 test_status_and_show (void)
 {
   g_autoptr (Harness) h = start ();
-  g_auto (Run) one = run (h, "status", "shop", NULL);
-  g_auto (Run) all = run (h, "status", NULL);
-  g_auto (Run) missing = run (h, "status", "shop", "nope", NULL);
-  g_auto (Run) show = run (h, "show", "shop", NULL);
-  g_auto (Run) show_json = run (h, "show", "--json", "hourly", NULL);
+  g_auto (HarnessRun) one = run (h, "status", "shop", NULL);
+  g_auto (HarnessRun) all = run (h, "status", NULL);
+  g_auto (HarnessRun) missing = run (h, "status", "shop", "nope", NULL);
+  g_auto (HarnessRun) show = run (h, "show", "shop", NULL);
+  g_auto (HarnessRun) show_json = run (h, "show", "--json", "hourly", NULL);
   g_autoptr (JsonNode) root = NULL;
   g_autofree char *pid_line = g_strdup_printf ("Main PID: %u\n", harness_get_u (h, "shop", "MainPID"));
 
@@ -227,25 +213,25 @@ test_pause_unpause (void)
   g_autoptr (Harness) h = start ();
 
   {
-    g_auto (Run) r = run (h, "pause", "shop", NULL);
+    g_auto (HarnessRun) r = run (h, "pause", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpstr (r.out, ==, "");
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
   }
   {
     /* The Stitch example. */
-    g_auto (Run) r = run (h, "pause", "shop", "--at", "2019-06-01T00:00:00Z", NULL);
+    g_auto (HarnessRun) r = run (h, "pause", "shop", "--at", "2019-06-01T00:00:00Z", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, G_GUINT64_CONSTANT (1559347200000000));
   }
   {
-    g_auto (Run) r = run (h, "unpause", "shop", "hourly", NULL);
+    g_auto (HarnessRun) r = run (h, "unpause", "shop", "hourly", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, 0);
     g_assert_cmpuint (harness_get_t (h, "hourly", "PausedAt"), ==, 0);
   }
   {
-    g_auto (Run) r = run (h, "pause", "shop", "--at", "yesterday", NULL);
+    g_auto (HarnessRun) r = run (h, "pause", "shop", "--at", "yesterday", NULL);
     g_assert_cmpint (r.status, ==, 2);
     g_assert_true (g_str_has_prefix (r.err, "sourcectl: --at wants a time in ISO 8601"));
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, 0);
@@ -253,18 +239,18 @@ test_pause_unpause (void)
   {
     /* Several ids: the known ones are paused, the exit code tells of the
      * unknown one. */
-    g_auto (Run) r = run (h, "pause", "nope", "shop", NULL);
+    g_auto (HarnessRun) r = run (h, "pause", "nope", "shop", NULL);
     g_assert_cmpint (r.status, ==, 4);
     g_assert_cmpstr (r.err, ==, "sourcectl: source 'nope' not found\n");
     g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
   }
   {
-    g_auto (Run) r = run (h, "pause-all", NULL);
+    g_auto (HarnessRun) r = run (h, "pause-all", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), !=, 0);
-    g_auto (Run) l = run (h, "list", NULL);
+    g_auto (HarnessRun) l = run (h, "list", NULL);
     g_assert_nonnull (strstr (l.out, "All sources are held"));
-    g_auto (Run) u = run (h, "unpause-all", NULL);
+    g_auto (HarnessRun) u = run (h, "unpause-all", NULL);
     g_assert_cmpint (u.status, ==, 0);
     g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), ==, 0);
   }
@@ -278,32 +264,32 @@ test_start_stop_restart_run (void)
 
   {
     /* start leaves a running source alone; restart replaces its worker. */
-    g_auto (Run) r = run (h, "start", "shop", NULL);
+    g_auto (HarnessRun) r = run (h, "start", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_u (h, "shop", "MainPID"), ==, pid);
-    g_auto (Run) rr = run (h, "restart", "shop", NULL);
+    g_auto (HarnessRun) rr = run (h, "restart", "shop", NULL);
     g_assert_cmpint (rr.status, ==, 0);
     g_assert_cmpuint (harness_get_u (h, "shop", "MainPID"), !=, pid);
     g_assert_cmpuint (harness_get_u (h, "shop", "MainPID"), !=, 0);
   }
   {
-    g_auto (Run) r = run (h, "stop", "shop", NULL);
+    g_auto (HarnessRun) r = run (h, "stop", "shop", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_autofree char *st = harness_get_s (h, "shop", "Status");
     g_assert_cmpstr (st, ==, "stopped");
-    g_auto (Run) again = run (h, "stop", "shop", NULL);
+    g_auto (HarnessRun) again = run (h, "stop", "shop", NULL);
     g_assert_cmpint (again.status, ==, 5);
     g_assert_cmpstr (again.err, ==, "sourcectl: Unable to stop source 'shop': not in a stoppable state\n");
-    g_auto (Run) s = run (h, "start", "shop", NULL);
+    g_auto (HarnessRun) s = run (h, "start", "shop", NULL);
     g_assert_cmpint (s.status, ==, 0);
     g_assert_true (harness_wait_status (h, "shop", "active", 1000));
   }
   {
-    g_auto (Run) r = run (h, "run", "hourly", NULL);
+    g_auto (HarnessRun) r = run (h, "run", "hourly", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_true (g_str_has_prefix (r.out, "hourly: job started at 20"));
     g_assert_cmpuint (harness_get_t (h, "hourly", "LastJobStartedAt"), !=, 0);
-    g_auto (Run) c = run (h, "run", "shop", NULL);
+    g_auto (HarnessRun) c = run (h, "run", "shop", NULL);
     g_assert_cmpint (c.status, ==, 1);
     g_assert_true (g_str_has_prefix (c.err, "sourcectl: Source 'shop' is not scheduled"));
   }
@@ -315,7 +301,7 @@ test_create_remove_reload (void)
   g_autoptr (Harness) h = start ();
 
   {
-    g_auto (Run) r = run (h, "create", "made", "--exec", "sleep 100", "--frequency", "30", "--paused", "--name",
+    g_auto (HarnessRun) r = run (h, "create", "made", "--exec", "sleep 100", "--frequency", "30", "--paused", "--name",
                           "Made by hand", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_cmpuint (harness_get_u (h, "made", "FrequencyMinutes"), ==, 30);
@@ -325,44 +311,44 @@ test_create_remove_reload (void)
     g_assert_cmpstr (st, ==, "paused");
   }
   {
-    g_auto (Run) r = run (h, "create", "made", "--exec", "true", NULL);
+    g_auto (HarnessRun) r = run (h, "create", "made", "--exec", "true", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_nonnull (strstr (r.err, "made"));
     g_assert_nonnull (strstr (r.err, "exists"));
   }
   {
-    g_auto (Run) r = run (h, "create", "bad", "--exec", "true", "--type", "csv", NULL);
+    g_auto (HarnessRun) r = run (h, "create", "bad", "--exec", "true", "--type", "csv", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_nonnull (strstr (r.err, "Type"));
   }
   {
-    g_auto (Run) a = run (h, "create", "x", NULL);
+    g_auto (HarnessRun) a = run (h, "create", "x", NULL);
     g_assert_cmpint (a.status, ==, 2);
     g_assert_true (g_str_has_prefix (a.err, "sourcectl: create needs --exec COMMAND\n"));
-    g_auto (Run) b = run (h, "create", "x", "--exec", "true", "--frequency", "5", "--cron", "* * * * *", NULL);
+    g_auto (HarnessRun) b = run (h, "create", "x", "--exec", "true", "--frequency", "5", "--cron", "* * * * *", NULL);
     g_assert_cmpint (b.status, ==, 2);
-    g_auto (Run) c = run (h, "create", "x", "--exec", "true", "--paused", "--stopped", NULL);
+    g_auto (HarnessRun) c = run (h, "create", "x", "--exec", "true", "--paused", "--stopped", NULL);
     g_assert_cmpint (c.status, ==, 2);
-    g_auto (Run) d = run (h, "create", "x", "--exec", "true", "--frequency", "often", NULL);
+    g_auto (HarnessRun) d = run (h, "create", "x", "--exec", "true", "--frequency", "often", NULL);
     g_assert_cmpint (d.status, ==, 2);
-    g_auto (Run) ids = run (h, "list", "-q", NULL);
+    g_auto (HarnessRun) ids = run (h, "list", "-q", NULL);
     g_assert_null (strstr (ids.out, "x\n"));
   }
   {
-    g_auto (Run) r = run (h, "remove", "made", NULL);
+    g_auto (HarnessRun) r = run (h, "remove", "made", NULL);
     g_assert_cmpint (r.status, ==, 0);
-    g_auto (Run) gone = run (h, "status", "made", NULL);
+    g_auto (HarnessRun) gone = run (h, "status", "made", NULL);
     g_assert_cmpint (gone.status, ==, 4);
     /* Files belong to whoever manages the configuration. */
-    g_auto (Run) file = run (h, "remove", "shop", NULL);
+    g_auto (HarnessRun) file = run (h, "remove", "shop", NULL);
     g_assert_cmpint (file.status, ==, 1);
     g_assert_nonnull (strstr (file.err, "remove the file and Reload"));
   }
   {
     harness_write_definition (h, "later", "[Source]\nExec=sleep 100\n");
-    g_auto (Run) r = run (h, "reload", NULL);
+    g_auto (HarnessRun) r = run (h, "reload", NULL);
     g_assert_cmpint (r.status, ==, 0);
-    g_auto (Run) ids = run (h, "list", "-q", NULL);
+    g_auto (HarnessRun) ids = run (h, "list", "-q", NULL);
     g_assert_cmpstr (ids.out, ==, "hourly\nlater\nshop\n");
   }
 }
@@ -477,41 +463,41 @@ test_usage_and_help (void)
   g_autoptr (Harness) h = start ();
 
   {
-    g_auto (Run) r = run (h, NULL);
+    g_auto (HarnessRun) r = run (h, NULL);
     g_assert_cmpint (r.status, ==, 2);
     g_assert_cmpstr (r.err, ==, "sourcectl: no command given\nTry 'sourcectl --help'.\n");
   }
   {
-    g_auto (Run) r = run (h, "frobnicate", NULL);
+    g_auto (HarnessRun) r = run (h, "frobnicate", NULL);
     g_assert_cmpint (r.status, ==, 2);
     g_assert_true (g_str_has_prefix (r.err, "sourcectl: unknown command 'frobnicate'\n"));
   }
   {
-    g_auto (Run) r = run (h, "list", "--bogus", NULL);
+    g_auto (HarnessRun) r = run (h, "list", "--bogus", NULL);
     g_assert_cmpint (r.status, ==, 2);
     g_assert_nonnull (strstr (r.err, "--bogus"));
   }
   {
-    g_auto (Run) r = run (h, "list", "extra", NULL);
+    g_auto (HarnessRun) r = run (h, "list", "extra", NULL);
     g_assert_cmpint (r.status, ==, 2);
-    g_auto (Run) p = run (h, "pause", NULL);
+    g_auto (HarnessRun) p = run (h, "pause", NULL);
     g_assert_cmpint (p.status, ==, 2);
-    g_auto (Run) j = run (h, "stop", "shop", "--json", NULL); /* not a reading command */
+    g_auto (HarnessRun) j = run (h, "stop", "shop", "--json", NULL); /* not a reading command */
     g_assert_cmpint (j.status, ==, 2);
     g_autofree char *st = harness_get_s (h, "shop", "Status");
     g_assert_cmpstr (st, ==, "active");
   }
   {
-    g_auto (Run) r = run (h, "--help", NULL);
+    g_auto (HarnessRun) r = run (h, "--help", NULL);
     g_assert_cmpint (r.status, ==, 0);
     g_assert_nonnull (strstr (r.out, "Exit status:"));
     g_assert_nonnull (strstr (r.out, "  4  no such source"));
     g_assert_nonnull (strstr (r.out, "pause-all"));
-    g_auto (Run) c = run (h, "pause", "--help", NULL);
+    g_auto (HarnessRun) c = run (h, "pause", "--help", NULL);
     g_assert_cmpint (c.status, ==, 0);
     g_assert_true (g_str_has_prefix (c.out, "sourcectl [OPTIONS...] pause ID... [--at TIME]\n"));
     g_assert_nonnull (strstr (c.out, "--at TIME"));
-    g_auto (Run) hc = run (h, "help", "create", NULL);
+    g_auto (HarnessRun) hc = run (h, "help", "create", NULL);
     g_assert_cmpint (hc.status, ==, 0);
     g_assert_nonnull (strstr (hc.out, "--frequency MIN"));
   }
@@ -520,7 +506,7 @@ test_usage_and_help (void)
     g_autoptr (Harness) empty = harness_new ();
     harness_start (empty, NULL);
     harness_kill (empty, SIGTERM);
-    g_auto (Run) r = run (empty, "list", NULL);
+    g_auto (HarnessRun) r = run (empty, "list", NULL);
     g_assert_cmpint (r.status, ==, 1);
     g_assert_cmpstr (r.err, ==, "sourcectl: sourced is not running (no org.sourced.Sourced1 on the user bus)\n");
   }
