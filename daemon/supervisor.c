@@ -26,6 +26,7 @@ typedef struct {
 
 static void on_worker_exit (Worker *w, int wait_status, gpointer user_data);
 static void arm_schedule (Source *src, guint64 after);
+static void skip_due_job (Source *src, guint64 now);
 
 static void on_refresh (Source *src, gboolean gate_paused);
 
@@ -290,8 +291,13 @@ launch (Source *src)
 
   if (source_is_scheduled (src))
     {
+      guint64 now = sourced_now ();
       source_set_run (src, SOURCE_RUN_RUNNING);
-      arm_schedule (src, sourced_now ());
+      arm_schedule (src, now);
+      /* Started while paused with a job due at once: skipped now, so that
+       * NextRunAt says the truth from the first reply on. */
+      if ((source_is_paused (src) || daemon_ctx->paused_at) && src->next_run_at && src->next_run_at <= now)
+        skip_due_job (src, now);
     }
   else if (!spawn_worker (src, &sink_problem, &error) && sink_problem)
     {
@@ -499,6 +505,28 @@ next_slot (Source *src, guint64 after)
   return frequency_next (src->settings->frequency_minutes, src->control.last_job_started_at, after);
 }
 
+/* Stitch: a paused source's due jobs are skipped, not queued; jobs never
+ * overlap either. NextRunAt moves to the first slot after @now. */
+static void
+skip_due_job (Source *src, guint64 now)
+{
+  guint64 period = (guint64) src->settings->frequency_minutes * 60 * G_USEC_PER_SEC;
+
+  g_message ("%s: job due at %" G_GUINT64_FORMAT " skipped (%s)", src->id, src->next_run_at,
+             src->job_running ? "the previous job is still running" : "paused");
+  if (period && !src->settings->cron_expression)
+    {
+      guint64 next = src->next_run_at;
+      while (next <= now)
+        next += period;
+      source_set_next_run_at (src, next);
+      arm_schedule (src, 0);
+    }
+  else
+    arm_schedule (src, now);
+  changed (src);
+}
+
 static gboolean
 on_schedule_timeout (gpointer user_data)
 {
@@ -515,21 +543,7 @@ on_schedule_timeout (gpointer user_data)
     }
   if (source_is_paused (src) || daemon_ctx->paused_at || src->job_running)
     {
-      /* Stitch: a paused source's due jobs are skipped, not queued. */
-      g_message ("%s: job due at %" G_GUINT64_FORMAT " skipped (%s)", src->id, src->next_run_at,
-                 src->job_running ? "the previous job is still running" : "paused");
-      guint64 period = (guint64) src->settings->frequency_minutes * 60 * G_USEC_PER_SEC;
-      if (period)
-        {
-          guint64 next = src->next_run_at;
-          while (next <= now)
-            next += period;
-          source_set_next_run_at (src, next);
-          arm_schedule (src, 0);
-        }
-      else
-        arm_schedule (src, now);
-      changed (src);
+      skip_due_job (src, now);
       return G_SOURCE_REMOVE;
     }
   guint64 started;
