@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -388,11 +389,18 @@ static gssize
 read_some (Pump *p)
 {
   guint old = p->in->len;
+  int avail = 0;
+  gsize want;
   ssize_t n;
 
-  g_byte_array_set_size (p->in, old + PUMP_READ_CHUNK);
+  /* As much as is there, up to a chunk: a fast worker is read in big
+   * gulps, a slow one does not make sourced hold a megabyte for it. */
+  if (ioctl (p->in_fd, FIONREAD, &avail) < 0 || avail <= 0)
+    avail = 4096;
+  want = MIN ((gsize) avail, (gsize) PUMP_READ_CHUNK);
+  g_byte_array_set_size (p->in, old + (guint) want);
   do
-    n = read (p->in_fd, p->in->data + old, PUMP_READ_CHUNK);
+    n = read (p->in_fd, p->in->data + old, want);
   while (n < 0 && errno == EINTR);
   g_byte_array_set_size (p->in, old + (n > 0 ? (guint) n : 0));
   if (n < 0 && errno != EAGAIN)
@@ -753,6 +761,14 @@ try_finish (Pump *p)
   done = p->done;
   p->finishing = FALSE;
   p->done = NULL;
+  if (p->in->len == 0 && p->out->len == 0)
+    {
+      /* Give back what a fast worker made the buffers grow to. */
+      g_byte_array_unref (p->in);
+      g_byte_array_unref (p->out);
+      p->in = g_byte_array_new ();
+      p->out = g_byte_array_new ();
+    }
   done (p->src);
 }
 

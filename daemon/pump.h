@@ -12,7 +12,8 @@
  * Backpressure is the whole flow control: while the pump is not flowing
  * (paused, gated, sink broken) it does not read the worker's pipe, the pipe
  * fills and the worker blocks in write(). Inside sourced at most one read
- * (PUMP_READ_CHUNK) plus one unfinished line (PUMP_LINE_MAX) is buffered.
+ * (what the pipe holds, up to PUMP_READ_CHUNK) plus one unfinished line
+ * (PUMP_LINE_MAX) is buffered.
  *
  * For Singer sources, a STATE message is a checkpoint: everything before it
  * is written and fdatasync'd, then (sink offset, bookmark) is handed to the
@@ -21,7 +22,7 @@
  * a record. With a Target=, the bookmark is what the target echoes on its
  * stdout once it has stored the data (the Singer/Meltano convention). */
 
-#define PUMP_READ_CHUNK (256 * 1024)
+#define PUMP_READ_CHUNK (1024 * 1024)
 #define PUMP_PIPE_SIZE (1024 * 1024)
 #define PUMP_LINE_MAX (16 * 1024 * 1024)
 
