@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "commit.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
 #include "manager-bus.h"
 #include "source-bus.h"
 #include "sourced-error.h"
@@ -221,27 +227,70 @@ typedef struct {
   CommitBatch *batch;
 } WriteJob;
 
+/* The hand-over between the main thread and the writer: one job each way
+ * at most, under a plain pthread mutex (which ThreadSanitizer understands,
+ * unlike GLib's futex-based one), and an eventfd that wakes the main loop
+ * when a write is done. */
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t writer_cond = PTHREAD_COND_INITIALIZER;
+static WriteJob *writer_todo;
+static WriteJob *writer_done;
+static gboolean writer_stop;
+static int writer_wake_fd = -1;
+static guint writer_wake_watch;
+
 static gpointer
 writer_main (gpointer user_data)
 {
   Sourced *d = user_data;
+
+  for (;;)
+    {
+      WriteJob *job;
+      CommitBatch *b;
+      guint64 one = 1;
+
+      pthread_mutex_lock (&writer_lock);
+      while (!writer_todo && !writer_stop)
+        pthread_cond_wait (&writer_cond, &writer_lock);
+      job = g_steal_pointer (&writer_todo);
+      pthread_mutex_unlock (&writer_lock);
+      if (!job)
+        return NULL; /* stopped, nothing left */
+
+      b = job->batch;
+      store_append (d->store, b->text->str, b->text->len, &b->error);
+
+      pthread_mutex_lock (&writer_lock);
+      writer_done = job;
+      pthread_mutex_unlock (&writer_lock);
+      while (write (writer_wake_fd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    }
+}
+
+static gboolean
+on_writer_wake (gint fd, GIOCondition cond, gpointer user_data)
+{
+  guint64 n;
   WriteJob *job;
 
-  /* A job with no batch ends the thread. */
-  while ((job = g_async_queue_pop (d->writer_queue)) && job->batch)
-    {
-      CommitBatch *b = job->batch;
-      store_append (d->store, b->text->str, b->text->len, &b->error);
-      g_idle_add_full (G_PRIORITY_HIGH, on_batch_written, job, NULL);
-    }
-  g_free (job);
-  return NULL;
+  while (read (fd, &n, sizeof n) < 0 && errno == EINTR)
+    ;
+  pthread_mutex_lock (&writer_lock);
+  job = g_steal_pointer (&writer_done);
+  pthread_mutex_unlock (&writer_lock);
+  if (job)
+    on_batch_written (job);
+  return G_SOURCE_CONTINUE;
 }
 
 void
 commit_init (Sourced *d)
 {
-  d->writer_queue = g_async_queue_new ();
+  writer_wake_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
+  g_assert (writer_wake_fd >= 0);
+  writer_wake_watch = g_unix_fd_add_full (G_PRIORITY_HIGH, writer_wake_fd, G_IO_IN, on_writer_wake, d, NULL);
   d->writer = g_thread_new ("sourced-writer", writer_main, d);
 }
 
@@ -278,7 +327,11 @@ submit (Sourced *d)
   job = g_new0 (WriteJob, 1);
   job->d = d;
   job->batch = b;
-  g_async_queue_push (d->writer_queue, job);
+  pthread_mutex_lock (&writer_lock);
+  g_assert (writer_todo == NULL);
+  writer_todo = job;
+  pthread_cond_signal (&writer_cond);
+  pthread_mutex_unlock (&writer_lock);
 }
 
 static void
@@ -477,12 +530,17 @@ commit_flush_sync (Sourced *d, GError **error)
 void
 commit_shutdown (Sourced *d)
 {
-  WriteJob *stop = g_new0 (WriteJob, 1);
-
   if (!d->writer)
     return;
-  g_async_queue_push (d->writer_queue, stop);
+  pthread_mutex_lock (&writer_lock);
+  writer_stop = TRUE;
+  pthread_cond_signal (&writer_cond);
+  pthread_mutex_unlock (&writer_lock);
   g_thread_join (d->writer);
   d->writer = NULL;
-  g_clear_pointer (&d->writer_queue, g_async_queue_unref);
+  if (writer_wake_watch)
+    g_source_remove (writer_wake_watch);
+  writer_wake_watch = 0;
+  close (writer_wake_fd);
+  writer_wake_fd = -1;
 }

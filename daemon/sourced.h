@@ -41,7 +41,6 @@ typedef struct Sourced {
   gboolean manager_pending;     /* a gate change is not durable yet */
   guint64 manager_durable;      /* the gate as last made durable */
   GThread *writer;
-  GAsyncQueue *writer_queue;
   guint commit_idle;
 } Sourced;
 

@@ -5,7 +5,9 @@
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the same suites (valgrind aside) — a sanitizer report in
 #      sourced's log fails the test that caused it,
-#   3. builds the libFuzzer targets with clang and runs each for
+#   3. builds with ThreadSanitizer and runs the suites that exercise the
+#      writer thread (integration, data, stress),
+#   4. builds the libFuzzer targets with clang and runs each for
 #      SOURCED_FUZZ_SECONDS (default 20) seconds,
 # and ends with "N passed, N failed" over all of it.
 set -uo pipefail
@@ -41,6 +43,15 @@ else
   status=1; echo "BUILD FAILED: build-asan"
 fi
 
+echo "=== build: ThreadSanitizer"
+if setup build-tsan -Db_sanitize=thread -Db_lundef=false; then
+  TSAN_OPTIONS=halt_on_error=0 meson test -C build-tsan --print-errorlogs --suite integration --suite data \
+    --suite stress || status=1
+  logs+=(build-tsan/meson-logs/testlog.json)
+else
+  status=1; echo "BUILD FAILED: build-tsan"
+fi
+
 echo "=== build: libFuzzer targets (clang)"
 if CC=clang setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false; then
   meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
@@ -67,7 +78,7 @@ for path in sys.argv[2:]:
             oks = 1
         passed += oks
         failed += bad
-builds = {"build", "build-asan", "build-fuzz"}
+builds = {"build", "build-asan", "build-tsan", "build-fuzz"}
 failed += len(builds) - len({p.split("/")[0] for p in sys.argv[2:]})
 print(f"{passed} passed, {failed} failed")
 PY

@@ -183,7 +183,8 @@ static void
 check_sanitizers (Harness *h)
 {
   g_autofree char *log = harness_log (h);
-  const char *markers[] = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: " };
+  const char *markers[] = { "ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error: ",
+                            "WARNING: ThreadSanitizer" };
 
   for (guint i = 0; i < G_N_ELEMENTS (markers); i++)
     if (strstr (log, markers[i]))
