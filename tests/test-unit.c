@@ -184,8 +184,13 @@ test_store_torn_and_corrupt (void)
     g_assert_true (store_append (st, "[Source a]\nPausedAt=6\n", 22, &error));
   }
   g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
-  /* Cut in the middle of the last transaction: it is dropped. */
-  g_assert_true (g_file_set_contents (journal, data, (gssize) len - 5, NULL));
+  /* The journal keeps zeroed room after its last transaction. */
+  gsize end = strnlen (data, len);
+  g_assert_cmpuint (end, <, len);
+  /* A write torn in the middle of the last transaction, as a crash leaves
+   * it in that room: it is dropped. */
+  memset (data + end - 5, 0, 5);
+  g_assert_true (g_file_set_contents (journal, data, (gssize) len, NULL));
   {
     g_autoptr (Store) st = store_new (dir);
     g_autoptr (GKeyFile) kf = store_load (st, &error);
@@ -199,10 +204,31 @@ test_store_torn_and_corrupt (void)
     g_autoptr (GKeyFile) kf = store_load (st, &error);
     g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 9);
   }
+  /* The same cut at the end of the file (a journal without room). */
+  g_clear_pointer (&data, g_free);
+  g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
+  end = strnlen (data, len);
+  g_assert_true (g_file_set_contents (journal, data, (gssize) end - 3, NULL));
+  {
+    g_autoptr (Store) st = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (st, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 5);
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=9\n", 22, &error));
+  }
+  {
+    /* Appending without loading first finds the end by itself. */
+    g_autoptr (Store) st = store_new (dir);
+    g_assert_true (store_append (st, "[Source a]\nPausedAt=10\n", 23, &error));
+    g_autoptr (Store) again = store_new (dir);
+    g_autoptr (GKeyFile) kf = store_load (again, &error);
+    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 10);
+  }
   /* Damage in the middle: moved aside, empty store, never overwritten. */
   g_clear_pointer (&data, g_free);
   g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
   char *p = strstr (data, "PausedAt=5");
+  len = strnlen (data, len); /* without the zeroed room: damage, not a tail */
   g_assert_nonnull (p);
   p[9] = '4';
   g_assert_true (g_file_set_contents (journal, data, (gssize) len, NULL));
