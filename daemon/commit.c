@@ -433,7 +433,7 @@ finish (Sourced *d, CommitBatch *b)
         d->manager_durable = b->manager_written;
       else
         d->manager_pending = FALSE;
-      if ((old != 0) != (b->manager_written != 0) || old != b->manager_written)
+      if (old != b->manager_written)
         manager_bus_gate_changed (d);
     }
   if (n_sources_changed)
@@ -493,8 +493,6 @@ commit_flush (Sourced *d, GError **error)
       /* Only calls that changed nothing: answer them now. (With a write in
        * flight they wait for it: what they saw must be durable first.) */
       CommitBatch *b = g_steal_pointer (&d->batch);
-      b->written = g_ptr_array_new ();
-      b->masks = g_array_new (FALSE, FALSE, sizeof (guint));
       finish (d, b);
       batch_free (b);
       return TRUE;

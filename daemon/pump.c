@@ -38,6 +38,9 @@ struct Pump {
    * RecordsDelivered counts records only. */
   GByteArray *out;
   GArray *out_other_ends; /* gsize */
+  /* Records in out that came one line at a time (all of them in a Singer
+   * run), so that a checkpoint knows its count without rescanning out. */
+  guint64 out_records;
 
   /* File sink. */
   int sink_fd;
@@ -163,8 +166,9 @@ count_lines (const guint8 *data, gsize len)
 static void
 consume_out (Pump *p, gsize n)
 {
-  guint64 lines = count_lines (p->out->data, n), others = 0;
+  guint64 lines = count_lines (p->out->data, n), others = 0, records;
   guint i, keep;
+
   for (i = 0; i < p->out_other_ends->len && g_array_index (p->out_other_ends, gsize, i) <= n; i++)
     others++;
   g_array_remove_range (p->out_other_ends, 0, i);
@@ -173,10 +177,12 @@ consume_out (Pump *p, gsize n)
     g_array_index (p->out_other_ends, gsize, i) -= n;
   g_byte_array_remove_range (p->out, 0, (guint) n);
 
+  records = lines - others;
+  p->out_records = p->out_records > records ? p->out_records - records : 0;
   p->src->bytes_delivered += n;
-  if (lines > others)
+  if (records > 0)
     {
-      p->src->records_delivered += lines - others;
+      p->src->records_delivered += records;
       p->src->last_record_at = sourced_now ();
     }
 }
@@ -271,7 +277,9 @@ append_line (Pump *p, const guint8 *line, gsize len, gboolean is_record)
 {
   g_byte_array_append (p->out, line, (guint) len);
   g_byte_array_append (p->out, (const guint8 *) "\n", 1);
-  if (!is_record)
+  if (is_record)
+    p->out_records++;
+  else
     {
       gsize end = p->out->len;
       g_array_append_val (p->out_other_ends, end);
@@ -309,8 +317,7 @@ cut_singer_line (Pump *p, const guint8 *line, gsize len)
       p->ckpt_pending = TRUE;
       p->ckpt_offset = p->sink_offset + p->out->len;
       p->ckpt_bytes = p->src->bytes_delivered + p->out->len;
-      p->ckpt_records = p->src->records_delivered + count_lines (p->out->data, p->out->len) -
-                        p->out_other_ends->len;
+      p->ckpt_records = p->src->records_delivered + p->out_records;
       g_free (p->ckpt_state);
       p->ckpt_state = g_steal_pointer (&msg.state);
       break;
@@ -711,6 +718,7 @@ pump_open (Pump *p, const PumpSetup *setup, GError **error)
       g_byte_array_set_size (p->in, 0);
       g_byte_array_set_size (p->out, 0);
       g_array_set_size (p->out_other_ends, 0);
+      p->out_records = 0;
     }
   p->ckpt_pending = FALSE;
   p->sink_failed = FALSE;
@@ -798,10 +806,4 @@ pump_finish (Pump *p, void (*done) (Source *src), Source *src)
                p->in->len + p->out->len);
   update_watches (p);
   try_finish (p);
-}
-
-gsize
-pump_held_bytes (Pump *p)
-{
-  return p->in->len + p->out->len;
 }

@@ -72,5 +72,3 @@ void pump_set_flowing (Pump *pump, gboolean flowing);
 void pump_finish (Pump *pump, void (*done) (Source *src), Source *src);
 /* Sends @sig to the target's process group, if there is a target. */
 void pump_kill_target (Pump *pump, int sig);
-/* Bytes read from the worker but not delivered yet. */
-gsize pump_held_bytes (Pump *pump);

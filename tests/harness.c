@@ -567,14 +567,22 @@ harness_wait_status (Harness *h, const char *id, const char *status, guint timeo
 gboolean
 pid_alive (pid_t pid)
 {
+  char state = harness_process_state (pid);
+
+  /* A zombie is not alive. */
+  return state != '?' && state != 'Z';
+}
+
+char
+harness_process_state (pid_t pid)
+{
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
   g_autofree char *stat = NULL;
+  const char *p;
 
-  if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  /* A zombie is not alive. */
-  const char *p = strrchr (stat, ')');
-  return p && p[1] == ' ' && p[2] != 'Z';
+  if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')) || p[1] != ' ')
+    return '?';
+  return p[2];
 }
 
 void

@@ -71,6 +71,8 @@ guint harness_count_member (Harness *h, const char *member);
 gboolean harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms);
 
 gboolean pid_alive (pid_t pid);
+/* The state letter of /proc/PID/stat (R, S, Z…), '?' when there is none. */
+char harness_process_state (pid_t pid);
 
 /* What a command run by a test did: its exit code and its output. */
 typedef struct {

@@ -151,18 +151,6 @@ wait_for_no_worker (Harness *h, const char *id, guint timeout_ms)
   return TRUE;
 }
 
-static char
-process_state (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *stat = NULL;
-  const char *p;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')))
-    return '?';
-  return p[2];
-}
-
 /* Blocked in write(2) on a full pipe, as backpressure leaves it (within a
  * few seconds: the pipe has to fill first). */
 static gboolean
@@ -176,7 +164,7 @@ blocked_writing (pid_t pid)
       g_autofree char *wchan = NULL;
       if (g_file_get_contents (path, &wchan, NULL, NULL) && strstr (wchan, "pipe_write"))
         return TRUE;
-      if (wchan && g_str_equal (wchan, "0") && process_state (pid) == 'S')
+      if (wchan && g_str_equal (wchan, "0") && harness_process_state (pid) == 'S')
         {
           /* Asleep, but this kernel does not say where. */
           g_test_message ("/proc/%d/wchan is not available; only checked that it sleeps", pid);

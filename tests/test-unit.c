@@ -168,6 +168,20 @@ test_store_roundtrip (void)
   rm_rf (dir);
 }
 
+/* Loads the store in @dir, which must load cleanly and hold @paused_at for
+ * source a; returns it, ready for appends. */
+static Store *
+load_expecting (const char *dir, guint64 paused_at)
+{
+  Store *st = store_new (dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GKeyFile) kf = store_load (st, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, paused_at);
+  return st;
+}
+
 static void
 test_store_torn_and_corrupt (void)
 {
@@ -192,38 +206,26 @@ test_store_torn_and_corrupt (void)
   memset (data + end - 5, 0, 5);
   g_assert_true (g_file_set_contents (journal, data, (gssize) len, NULL));
   {
-    g_autoptr (Store) st = store_new (dir);
-    g_autoptr (GKeyFile) kf = store_load (st, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 5);
+    g_autoptr (Store) st = load_expecting (dir, 5);
     /* And the journal is usable again. */
     g_assert_true (store_append (st, "[Source a]\nPausedAt=9\n", 22, &error));
   }
-  {
-    g_autoptr (Store) st = store_new (dir);
-    g_autoptr (GKeyFile) kf = store_load (st, &error);
-    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 9);
-  }
+  store_free (load_expecting (dir, 9));
   /* The same cut at the end of the file (a journal without room). */
   g_clear_pointer (&data, g_free);
   g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
   end = strnlen (data, len);
   g_assert_true (g_file_set_contents (journal, data, (gssize) end - 3, NULL));
   {
-    g_autoptr (Store) st = store_new (dir);
-    g_autoptr (GKeyFile) kf = store_load (st, &error);
-    g_assert_no_error (error);
-    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 5);
+    g_autoptr (Store) st = load_expecting (dir, 5);
     g_assert_true (store_append (st, "[Source a]\nPausedAt=9\n", 22, &error));
   }
   {
     /* Appending without loading first finds the end by itself. */
     g_autoptr (Store) st = store_new (dir);
     g_assert_true (store_append (st, "[Source a]\nPausedAt=10\n", 23, &error));
-    g_autoptr (Store) again = store_new (dir);
-    g_autoptr (GKeyFile) kf = store_load (again, &error);
-    g_assert_cmpuint (g_key_file_get_uint64 (kf, "Source a", "PausedAt", NULL), ==, 10);
   }
+  store_free (load_expecting (dir, 10));
   /* Damage in the middle: moved aside, empty store, never overwritten. */
   g_clear_pointer (&data, g_free);
   g_assert_true (g_file_get_contents (journal, &data, &len, NULL));
