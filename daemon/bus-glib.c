@@ -11,6 +11,7 @@ typedef struct {
   GSource source;
   sd_bus *bus;
   gpointer fd_tag;
+  GIOCondition fd_events; /* what fd_tag is polled for now */
   BusGlibHook after_dispatch;
   BusGlibHook on_disconnect;
   gpointer user_data;
@@ -38,7 +39,15 @@ bus_source_prepare (GSource *source, gint *timeout)
   events = sd_bus_get_events (s->bus);
   if (events < 0)
     return TRUE; /* let dispatch notice the broken connection */
-  g_source_modify_unix_fd (source, s->fd_tag, poll_to_gio (events) | G_IO_ERR | G_IO_HUP);
+  /* Only on a change: g_source_modify_unix_fd() wakes the context up
+   * (writes its eventfd) every time, so calling it from every prepare
+   * made every poll() return at once and the loop spin. */
+  GIOCondition wanted = poll_to_gio (events) | G_IO_ERR | G_IO_HUP;
+  if (wanted != s->fd_events)
+    {
+      g_source_modify_unix_fd (source, s->fd_tag, wanted);
+      s->fd_events = wanted;
+    }
 
   /* sd-bus's timeout is absolute CLOCK_MONOTONIC µs, the clock of
    * g_get_monotonic_time(); 0 means "process now". */
@@ -101,7 +110,8 @@ bus_glib_source_new (sd_bus *bus, BusGlibHook after_dispatch, BusGlibHook on_dis
   s->after_dispatch = after_dispatch;
   s->on_disconnect = on_disconnect;
   s->user_data = user_data;
-  s->fd_tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), G_IO_IN | G_IO_ERR | G_IO_HUP);
+  s->fd_events = G_IO_IN | G_IO_ERR | G_IO_HUP;
+  s->fd_tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), s->fd_events);
   g_source_set_name (source, "sd-bus");
   return source;
 }

@@ -585,6 +585,25 @@ harness_process_state (pid_t pid)
   return p[2];
 }
 
+double
+harness_process_cpu_seconds (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *stat = NULL;
+  g_auto (GStrv) fields = NULL;
+  const char *p;
+
+  /* After the ")" that ends the command name: field 3 (state) comes
+   * first, so utime and stime (fields 14 and 15) are at 11 and 12. */
+  if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')) || p[1] != ' ')
+    return -1;
+  fields = g_strsplit (p + 2, " ", 14);
+  if (g_strv_length (fields) < 14)
+    return -1;
+  return (double) (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10)) /
+         (double) sysconf (_SC_CLK_TCK);
+}
+
 void
 harness_run_clear (HarnessRun *run)
 {

@@ -73,6 +73,8 @@ gboolean harness_wait_status (Harness *h, const char *id, const char *status, gu
 gboolean pid_alive (pid_t pid);
 /* The state letter of /proc/PID/stat (R, S, Z…), '?' when there is none. */
 char harness_process_state (pid_t pid);
+/* User plus system CPU time of a process, all its threads; -1 if gone. */
+double harness_process_cpu_seconds (pid_t pid);
 
 /* What a command run by a test did: its exit code and its output. */
 typedef struct {

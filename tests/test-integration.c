@@ -878,6 +878,29 @@ test_introspection_matches_xml (void)
   check_introspection (h, path, SRC_IFACE, "org.sourced.Sourced1.Source.xml");
 }
 
+/* A daemon with nothing to do sleeps: it used to burn a whole core,
+ * waking its own main loop from every poll. */
+static void
+test_idle_daemon_sleeps (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+
+  harness_write_definition (h, "running", sleeper);
+  harness_write_definition (h, "hourly", "[Source]\nExec=true\nFrequencyMinutes=60\n");
+  harness_write_definition (h, "stopped", "[Source]\nExec=true\nInitialState=stopped\n");
+  harness_start (h, NULL);
+  g_assert_true (harness_wait_status (h, "running", "active", 5000));
+  /* A round trip first, so that the start-up work is over. */
+  g_autofree char *status = harness_get_s (h, "stopped", "Status");
+  g_assert_cmpstr (status, ==, "stopped");
+
+  double before = harness_process_cpu_seconds (h->daemon_pid);
+  g_usleep (G_USEC_PER_SEC);
+  double used = harness_process_cpu_seconds (h->daemon_pid) - before;
+  g_test_message ("CPU used in 1 s idle: %.2f s", used);
+  g_assert_cmpfloat (used, <=, 0.05);
+}
+
 static void
 test_version_and_help (void)
 {
@@ -903,6 +926,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sourced/pause-unpause", test_pause_unpause);
+  g_test_add_func ("/sourced/idle-daemon-sleeps", test_idle_daemon_sleeps);
   g_test_add_func ("/sourced/pause-stopped-comes-up-paused", test_pause_stopped_source_comes_up_paused);
   g_test_add_func ("/sourced/paused-at-set", test_paused_at_set);
   g_test_add_func ("/sourced/start-stop", test_start_stop);
