@@ -24,16 +24,12 @@ void commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc d
  * bus message is being processed. */
 void commit_schedule (Sourced *d);
 
-/* Starts the writer thread; before the first change. */
-void commit_init (Sourced *d);
-/* Hands the batch to the writer thread, or, if it is busy, leaves it to be
- * handed over when the writer is done. Replies come when it is durable. */
+/* Writes the collected batch durably, or, if the last one is not answered
+ * for yet, leaves it for then. Replies come from the main loop after. */
 gboolean commit_flush (Sourced *d, GError **error);
 /* Writes everything pending and waits for it (at start and at exit),
  * running the main context meanwhile. */
 gboolean commit_flush_sync (Sourced *d, GError **error);
-/* Ends the writer thread; after the last commit_flush_sync(). */
-void commit_shutdown (Sourced *d);
 
 /* Writes a fresh snapshot of everything (only while nothing is being
  * written). */

@@ -291,7 +291,6 @@ main (int argc, char **argv)
   if (g_getenv ("SOURCED_FAULT_FILE"))
     store_set_fault_file (d->store, g_getenv ("SOURCED_FAULT_FILE"));
   supervisor_init (d);
-  commit_init (d);
   d->max_sources = (guint) opt_max_sources;
   {
     /* Only the system bus has callers of other users; the session bus
@@ -350,7 +349,6 @@ main (int argc, char **argv)
   g_source_unref (bus_source);
   if (!commit_flush_sync (d, &error))
     g_warning ("Final commit failed: %s", error->message);
-  commit_shutdown (d);
   if (d->bus)
     {
       sd_bus_flush (d->bus);

@@ -33,14 +33,14 @@ typedef struct Sourced {
   gboolean shutting_down;
   int exit_code;
 
-  /* Group commit (commit.c): the batch being collected, and the one the
-   * writer thread is making durable. */
+  /* Group commit (commit.c): the batch being collected, and the one written
+   * and waiting for written_idle to answer for it. */
   CommitBatch *batch;
   CommitBatch *writing;
   guint64 batch_gen;
   gboolean manager_pending;     /* a gate change is not durable yet */
   guint64 manager_durable;      /* the gate as last made durable */
-  GThread *writer;
+  guint written_idle;
   guint commit_idle;
 } Sourced;
 

@@ -5,9 +5,7 @@
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the same suites (valgrind aside) — a sanitizer report in
 #      sourced's log fails the test that caused it,
-#   3. builds with ThreadSanitizer and runs the suites that exercise the
-#      writer thread (integration, data, stress),
-#   4. builds the libFuzzer targets with clang and runs each for
+#   3. builds the libFuzzer targets with clang and runs each for
 #      SOURCED_FUZZ_SECONDS (default 20) seconds,
 # and ends with "N passed, N failed" over all of it.
 set -uo pipefail
@@ -44,22 +42,6 @@ else
   status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: build-asan"
 fi
 
-echo "=== build: ThreadSanitizer"
-# Some kernels' address-space randomization leaves ThreadSanitizer no room
-# ("unexpected memory mapping"): probe first, and say so if it cannot run.
-tsan_probe=$(mktemp -d)
-printf 'int main(void){return 0;}\n' > "$tsan_probe/p.c"
-if ! { gcc -fsanitize=thread "$tsan_probe/p.c" -o "$tsan_probe/p" && "$tsan_probe/p"; } >/dev/null 2>&1; then
-  echo "SKIPPED: ThreadSanitizer cannot run on this machine"
-elif setup build-tsan -Db_sanitize=thread -Db_lundef=false; then
-  TSAN_OPTIONS=halt_on_error=0 meson test -C build-tsan --print-errorlogs --suite integration --suite data \
-    --suite stress || status=1
-  logs+=(build-tsan/meson-logs/testlog.json)
-else
-  status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: build-tsan"
-fi
-rm -rf "$tsan_probe"
-
 echo "=== build: libFuzzer targets (clang)"
 if CC=clang setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false; then
   meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
@@ -86,8 +68,7 @@ for path in sys.argv[2:]:
             oks = 1
         passed += oks
         failed += bad
-# A build that failed left no log: one failure each (a skipped TSan stage
-# is said above and not counted).
+# A build that failed left no log: one failure each.
 failed += int(sys.argv[1])
 print(f"{passed} passed, {failed} failed")
 PY
