@@ -17,10 +17,11 @@
  * Non-root callers are also held to a rate of changing calls, so that one
  * client cannot starve the others (LimitsExceeded).
  *
- * The polkit query is asynchronous, as in systemd's daemons: the first time
- * a call is seen, auth_check() starts it and returns 0; the handler returns
- * without replying; when polkit answers, the call is queued again and the
- * handler runs again, and this time auth_check() knows the answer. */
+ * The questions are asynchronous, as in systemd's daemons: the caller's uid
+ * (asked of the bus once per connection, then remembered) and polkit's
+ * verdict. When auth_check() has to ask, it returns 0 and the handler
+ * returns without replying; when the answer comes, the call is queued again
+ * and the handler runs again, and this time auth_check() goes further. */
 
 typedef enum {
   AUTH_CONTROL,

@@ -261,6 +261,91 @@ test_rate_limit (void)
     harness_source_call_ok (h, "shop", i % 2 ? "Pause" : "Unpause");
 }
 
+/* A monitor connection that sees the bus calls asking who a caller is. */
+static sd_bus *
+watch_identity_lookups (Harness *h)
+{
+  sd_bus *mon = NULL;
+  sd_bus_message *m = NULL;
+
+  g_assert_cmpint (sd_bus_new (&mon), >=, 0);
+  g_assert_cmpint (sd_bus_set_address (mon, h->bus_address), >=, 0);
+  g_assert_cmpint (sd_bus_set_monitor (mon, 1), >=, 0);
+  g_assert_cmpint (sd_bus_set_bus_client (mon, 1), >=, 0);
+  g_assert_cmpint (sd_bus_start (mon), >=, 0);
+  g_assert_cmpint (sd_bus_message_new_method_call (mon, &m, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                                   "org.freedesktop.DBus.Monitoring", "BecomeMonitor"), >=, 0);
+  g_assert_cmpint (sd_bus_message_append (m, "asu", 3, "type='method_call',member='GetConnectionUnixUser'",
+                                          "type='method_call',member='GetConnectionCredentials'",
+                                          "type='method_call',member='GetConnectionUnixProcessID'", 0), >=, 0);
+  g_assert_cmpint (sd_bus_call (mon, m, 0, NULL, NULL), >=, 0);
+  sd_bus_message_unref (m);
+  return mon;
+}
+
+/* How many lookups the monitor has seen since the last count. */
+static guint
+count_identity_lookups (sd_bus *mon)
+{
+  guint n = 0;
+
+  /* The lookups came before the replies the caller has; what is still on
+   * its way is in the socket within a moment. */
+  for (;;)
+    {
+      sd_bus_message *m = NULL;
+      int r = sd_bus_process (mon, &m);
+      g_assert_cmpint (r, >=, 0);
+      if (m)
+        {
+          if (sd_bus_message_is_method_call (m, NULL, NULL) &&
+              g_str_has_prefix (sd_bus_message_get_member (m), "GetConnection"))
+            n++;
+          sd_bus_message_unref (m);
+        }
+      if (r == 0 && sd_bus_wait (mon, 200 * 1000) == 0)
+        return n;
+    }
+}
+
+/* On the system bus, who the caller is is asked of the bus once per
+ * connection, not for every call (which blocked the daemon for a round trip
+ * each time). */
+static void
+test_caller_identity_asked_once (void)
+{
+  if (getuid () != 0)
+    {
+      g_test_skip ("needs root (the calls must be allowed)");
+      return;
+    }
+  g_autoptr (Harness) h = system_harness ();
+  harness_start (h, NULL);
+  sd_bus *mon = watch_identity_lookups (h);
+
+  for (int i = 0; i < 6; i++)
+    harness_source_call_ok (h, "shop", i % 2 ? "Unpause" : "Pause");
+  g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), ==, 0);
+  g_assert_cmpuint (count_identity_lookups (mon), ==, 1);
+
+  /* A new connection (another sourcectl run, say) is a new caller. */
+  {
+    sd_bus *other = NULL;
+    g_autofree char *path = source_path ("shop");
+    g_assert_cmpint (sd_bus_new (&other), >=, 0);
+    g_assert_cmpint (sd_bus_set_address (other, h->bus_address), >=, 0);
+    g_assert_cmpint (sd_bus_set_bus_client (other, 1), >=, 0);
+    g_assert_cmpint (sd_bus_start (other), >=, 0);
+    for (int i = 0; i < 3; i++)
+      g_assert_cmpint (sd_bus_call_method (other, "org.sourced.Sourced1", path, "org.sourced.Sourced1.Source",
+                                           "Pause", NULL, NULL, ""), >=, 0);
+    sd_bus_flush_close_unref (other);
+  }
+  g_assert_cmpuint (harness_get_t (h, "shop", "PausedAt"), !=, 0);
+  g_assert_cmpuint (count_identity_lookups (mon), ==, 1);
+  sd_bus_flush_close_unref (mon);
+}
+
 /* Limits that need no second user. */
 static void
 test_max_sources_and_lengths (void)
@@ -300,6 +385,7 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/polkit-decides", test_polkit_decides);
   g_test_add_func ("/auth/no-polkit-group", test_without_polkit_the_group_decides);
   g_test_add_func ("/auth/rate-limit", test_rate_limit);
+  g_test_add_func ("/auth/caller-identity-asked-once", test_caller_identity_asked_once);
   g_test_add_func ("/auth/max-sources-lengths", test_max_sources_and_lengths);
   return g_test_run ();
 }
