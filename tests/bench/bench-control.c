@@ -4,19 +4,29 @@
  *   - org.freedesktop.DBus.Peer.Ping round trips to sourced (the reference),
  *   - Pause/Unpause round trips (each one a real, durable change),
  * with 1 and with 32 calls in flight, and prints each as a ratio to Ping;
- * also fsync'd journal writes per change, exec-to-READY=1 time and peak
- * RSS. Machines here are noisy: read the ratios, not the absolute rates.
+ * also fsync'd journal writes per change, exec-to-READY=1 time, peak RSS,
+ * and the CPU time sourced, dbus-daemon and the caller spend per call.
+ * Machines here are noisy: read the ratios, not the absolute rates.
  *
- *   build/tests/bench/bench-control [N ...]     (default: 100 100000)
+ *   build/tests/bench-control [--system] [N ...]     (default: 100 100000)
+ *
+ * --system runs sourced with --system on a system-type bus, where every
+ * changing call is authorized (the caller is root).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "../harness.h"
 
 #define IN_FLIGHT 32
 #define SECONDS 1.0
+/* Besides the best of ROUNDS, PAIRS short Ping/Pause measures taken back
+ * to back: the median of their ratios, which drift of the machine's speed
+ * between two measures cannot bias. */
+#define PAIRS 15
+#define PAIR_SECONDS 0.3
 /* Each measure is taken this many times, Ping and Pause alternating, and
  * the best kept: a shared machine's noise only ever slows things down. */
 #define ROUNDS 3
@@ -78,12 +88,61 @@ issue (Load *l, guint slot)
   return r;
 }
 
-/* Round trips per second with @in_flight calls outstanding. */
+/* One measure: round trips per second, and the CPU time each process
+ * spent per call meanwhile, which shows which one sets the pace. */
+typedef struct {
+  double rate;
+  double us_daemon, us_bus, us_client;
+  double idle; /* share of the machine's CPU time left idle */
+} Measure;
+
+/* Idle and total jiffies of all CPUs, from /proc/stat. */
+static void
+machine_jiffies (guint64 *idle, guint64 *total)
+{
+  g_autofree char *stat = NULL;
+  g_auto (GStrv) f = NULL;
+
+  *idle = *total = 0;
+  if (!g_file_get_contents ("/proc/stat", &stat, NULL, NULL))
+    return;
+  f = g_strsplit_set (stat, " \n", 16);
+  /* "cpu  user nice system idle iowait irq softirq steal ..." */
+  for (int i = 2; i < 10 && f[i]; i++)
+    {
+      guint64 v = g_ascii_strtoull (f[i], NULL, 10);
+      *total += v;
+      if (i == 5 || i == 6)
+        *idle += v;
+    }
+}
+
 static double
-measure (Harness *h, guint n_sources, gboolean ping, guint in_flight, guint64 *n_done)
+client_cpu_seconds (void)
+{
+  struct rusage ru;
+
+  getrusage (RUSAGE_SELF, &ru);
+  return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* Keeps the faster of two measures. */
+static void
+keep_best (Measure *best, Measure m)
+{
+  if (m.rate > best->rate)
+    *best = m;
+}
+
+/* Round trips per second with @in_flight calls outstanding. */
+static Measure
+measure_for (Harness *h, guint n_sources, gboolean ping, guint in_flight, double seconds, guint64 *n_done)
 {
   Load l = { h, NULL, n_sources, ping, 0, 0, 0, 0, 0 };
+  Measure res;
   gint64 t0;
+  double cpu_daemon, cpu_bus, cpu_client;
+  guint64 idle0, total0, idle1, total1;
 
   /* Like a CLI or a configuration tool: it calls, and listens to no
    * signals (the harness's own client subscribes to every
@@ -92,9 +151,13 @@ measure (Harness *h, guint n_sources, gboolean ping, guint in_flight, guint64 *n
   g_assert_cmpint (sd_bus_set_address (l.bus, h->bus_address), >=, 0);
   g_assert_cmpint (sd_bus_set_bus_client (l.bus, 1), >=, 0);
   g_assert_cmpint (sd_bus_start (l.bus), >=, 0);
+  cpu_daemon = harness_process_cpu_seconds (h->daemon_pid);
+  cpu_bus = harness_process_cpu_seconds (h->bus_pid);
+  cpu_client = client_cpu_seconds ();
+  machine_jiffies (&idle0, &total0);
   t0 = g_get_monotonic_time ();
 
-  l.deadline = t0 + (gint64) (SECONDS * G_USEC_PER_SEC);
+  l.deadline = t0 + (gint64) (seconds * G_USEC_PER_SEC);
   for (guint i = 0; i < in_flight; i++)
     issue (&l, i);
   while (l.pending > 0)
@@ -104,11 +167,52 @@ measure (Harness *h, guint n_sources, gboolean ping, guint in_flight, guint64 *n
       if (r == 0)
         sd_bus_wait (l.bus, UINT64_MAX);
     }
-  double rate = (double) l.done / ((double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
+  res.rate = (double) l.done / ((double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
+  res.us_daemon = (harness_process_cpu_seconds (h->daemon_pid) - cpu_daemon) * 1e6 / (double) l.done;
+  res.us_bus = (harness_process_cpu_seconds (h->bus_pid) - cpu_bus) * 1e6 / (double) l.done;
+  res.us_client = (client_cpu_seconds () - cpu_client) * 1e6 / (double) l.done;
+  machine_jiffies (&idle1, &total1);
+  res.idle = total1 > total0 ? (double) (idle1 - idle0) / (double) (total1 - total0) : 0;
   if (n_done)
     *n_done = l.done;
   sd_bus_flush_close_unref (l.bus);
-  return rate;
+  return res;
+}
+
+static Measure
+measure (Harness *h, guint n_sources, gboolean ping, guint in_flight, guint64 *n_done)
+{
+  return measure_for (h, n_sources, ping, in_flight, SECONDS, n_done);
+}
+
+static int
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* The median over PAIRS of Pause/Unpause rate ÷ the Ping rate just before. */
+static double
+median_paired_ratio (Harness *h, guint n_sources, guint in_flight)
+{
+  double ratios[PAIRS];
+
+  for (int i = 0; i < PAIRS; i++)
+    {
+      Measure ping = measure_for (h, n_sources, TRUE, in_flight, PAIR_SECONDS, NULL);
+      Measure pause = measure_for (h, n_sources, FALSE, in_flight, PAIR_SECONDS, NULL);
+      ratios[i] = pause.rate / ping.rate;
+    }
+  qsort (ratios, PAIRS, sizeof ratios[0], compare_doubles);
+  return ratios[PAIRS / 2];
+}
+
+static void
+print_cpu (const char *what, Measure m)
+{
+  printf ("      %-12s CPU per call: sourced %.1f us, dbus-daemon %.1f us, caller %.1f us; machine %.0f%% idle\n", what,
+          m.us_daemon, m.us_bus, m.us_client, m.idle * 100);
 }
 
 /* Transactions ever written: the last journal sequence number (each is one
@@ -145,10 +249,12 @@ peak_rss_kb (pid_t pid)
   return strtol (p + 6, NULL, 10);
 }
 
+static gboolean system_bus;
+
 static double
 run (guint n, double *per_change_32)
 {
-  g_autoptr (Harness) h = harness_new ();
+  g_autoptr (Harness) h = harness_new_full (system_bus);
   gint64 t0;
   double ready_first, ready_again;
 
@@ -177,7 +283,7 @@ run (guint n, double *per_change_32)
   long rss_ready = peak_rss_kb (h->daemon_pid);
 
   guint64 changes1 = 0, changes32 = 0;
-  double ping1 = 0, pause1 = 0, ping32 = 0, pause32 = 0;
+  Measure ping1 = { 0 }, pause1, ping32 = { 0 }, pause32;
   guint64 tx0, tx1, tx2;
 
   /* fsync'd writes are counted over one Pause round of each kind. */
@@ -188,27 +294,35 @@ run (guint n, double *per_change_32)
   tx2 = count_transactions (h);
   for (int round = 0; round < ROUNDS; round++)
     {
-      ping1 = MAX (ping1, measure (h, n, TRUE, 1, NULL));
-      pause1 = MAX (pause1, measure (h, n, FALSE, 1, NULL));
-      ping32 = MAX (ping32, measure (h, n, TRUE, IN_FLIGHT, NULL));
-      pause32 = MAX (pause32, measure (h, n, FALSE, IN_FLIGHT, NULL));
+      keep_best (&ping1, measure (h, n, TRUE, 1, NULL));
+      keep_best (&pause1, measure (h, n, FALSE, 1, NULL));
+      keep_best (&ping32, measure (h, n, TRUE, IN_FLIGHT, NULL));
+      keep_best (&pause32, measure (h, n, FALSE, IN_FLIGHT, NULL));
     }
+  double paired1 = median_paired_ratio (h, n, 1);
+  double paired32 = median_paired_ratio (h, n, IN_FLIGHT);
   long rss = peak_rss_kb (h->daemon_pid);
 
-  printf ("N=%u sources\n", n);
+  printf ("N=%u sources, %s bus\n", n, system_bus ? "system" : "session");
   printf ("  exec to READY=1: %.3f s first start (persists %u new sources), %.3f s restart\n", ready_first, n,
           ready_again);
   printf ("  peak RSS (VmHWM): %.1f MB at READY=1, %.1f MB after all the calls (snapshots included)\n",
           rss_ready / 1024.0, rss / 1024.0);
-  printf ("  1 in flight:  Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping1, pause1, pause1 / ping1);
-  printf ("  32 in flight: Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping32, pause32, pause32 / ping32);
+  printf ("  1 in flight:  Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping1.rate, pause1.rate,
+          pause1.rate / ping1.rate);
+  printf ("  32 in flight: Ping %.0f/s, Pause/Unpause %.0f/s  -> ratio %.3f\n", ping32.rate, pause32.rate,
+          pause32.rate / ping32.rate);
+  printf ("  median of %d paired %.1f s measures: ratio %.3f with 1 in flight, %.3f with 32\n", PAIRS, PAIR_SECONDS,
+          paired1, paired32);
+  print_cpu ("Ping", ping32);
+  print_cpu ("Pause", pause32);
   printf ("  fsync'd journal writes per change: %.3f with 1 in flight (%" G_GUINT64_FORMAT " for %" G_GUINT64_FORMAT
           "), %.3f with 32 (%" G_GUINT64_FORMAT " for %" G_GUINT64_FORMAT ")\n",
           (double) (tx1 - tx0) / (double) changes1, tx1 - tx0, changes1,
           (double) (tx2 - tx1) / (double) changes32, tx2 - tx1, changes32);
   fflush (stdout);
-  *per_change_32 = pause32 / ping32;
-  return pause1 / ping1;
+  *per_change_32 = pause32.rate / ping32.rate;
+  return pause1.rate / ping1.rate;
 }
 
 int
@@ -216,14 +330,22 @@ main (int argc, char **argv)
 {
   guint sizes[8] = { 100, 100000 };
   guint n_sizes = 2;
+  gboolean sizes_given = FALSE;
   double r1[8], r32[8];
 
   if (!g_getenv ("SOURCED_BINARY"))
     g_setenv ("SOURCED_BINARY", "build/daemon/sourced", TRUE);
-  if (argc > 1)
+  for (int i = 1; i < argc; i++)
     {
-      n_sizes = 0;
-      for (int i = 1; i < argc && n_sizes < 8; i++)
+      if (g_str_equal (argv[i], "--system"))
+        {
+          system_bus = TRUE;
+          continue;
+        }
+      if (!sizes_given)
+        n_sizes = 0; /* sizes given: only those */
+      sizes_given = TRUE;
+      if (n_sizes < G_N_ELEMENTS (sizes))
         sizes[n_sizes++] = (guint) strtoul (argv[i], NULL, 10);
     }
   for (guint i = 0; i < n_sizes; i++)
