@@ -125,13 +125,21 @@ int
 main (int argc, char **argv)
 {
   guint64 n = argc > 1 ? g_ascii_strtoull (argv[1], NULL, 10) : 2000000;
-  const char *gen = g_getenv ("SOURCED_BENCH_GEN");
+  const char *gen;
+
+  /* Run from the source tree as the README says, or with the paths given. */
+  if (!g_getenv ("SOURCED_BINARY"))
+    g_setenv ("SOURCED_BINARY", "build/daemon/sourced", TRUE);
+  if (!g_getenv ("SOURCED_BENCH_GEN"))
+    g_setenv ("SOURCED_BENCH_GEN", "build/tests/bench-gen", TRUE);
+  gen = g_getenv ("SOURCED_BENCH_GEN");
+  g_assert_true (g_file_test (gen, G_FILE_TEST_IS_EXECUTABLE));
+
   g_autoptr (Harness) h = harness_new ();
   g_autofree char *direct_file = g_build_filename (h->dir, "direct.jsonl", NULL);
   g_autofree char *sink = g_build_filename (h->dir, "sink.jsonl", NULL);
   double best_direct = 1e9, best_sourced = 1e9, cpu = 0;
 
-  g_assert_nonnull (gen);
   harness_start (h, g_getenv ("SOURCED_BENCH_VERBOSE") ? "--verbose" : NULL, NULL);
 
   /* Alternate the two, three times each, and keep the best of each: the
