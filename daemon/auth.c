@@ -136,6 +136,10 @@ caller_add (const char *sender, uid_t uid)
       while (g_hash_table_iter_next (&iter, NULL, &value))
         if (now - ((Caller *) value)->last > CALLER_IDLE_USEC)
           g_hash_table_iter_remove (&iter);
+      /* Still that many (connections opened faster than they go idle): a
+       * hard bound on memory; a forgotten caller is only asked again. */
+      if (g_hash_table_size (callers) > 4 * 4096)
+        g_hash_table_remove_all (callers);
     }
   c->uid = uid;
   c->tokens = config.burst;
