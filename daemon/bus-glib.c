@@ -12,6 +12,7 @@ typedef struct {
   sd_bus *bus;
   gpointer fd_tag;
   GIOCondition fd_events; /* what fd_tag is polled for now */
+  gboolean dispatching;
   BusGlibHook after_dispatch;
   BusGlibHook on_disconnect;
   gpointer user_data;
@@ -67,6 +68,11 @@ bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   BusSource *s = (BusSource *) source;
 
+  /* The source may recurse (see bus_glib_source_new), but sd-bus may not:
+   * a nested main loop inside a handler must not process the bus. */
+  if (s->dispatching)
+    return G_SOURCE_CONTINUE;
+  s->dispatching = TRUE;
   for (int i = 0; i < MAX_MESSAGES_PER_DISPATCH; i++)
     {
       int r = sd_bus_process (s->bus, NULL);
@@ -77,6 +83,7 @@ bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
             s->after_dispatch (s->user_data);
           if (s->on_disconnect)
             s->on_disconnect (s->user_data);
+          s->dispatching = FALSE;
           return G_SOURCE_REMOVE;
         }
       if (r == 0)
@@ -84,6 +91,7 @@ bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
   if (s->after_dispatch)
     s->after_dispatch (s->user_data);
+  s->dispatching = FALSE;
   return G_SOURCE_CONTINUE;
 }
 
@@ -113,5 +121,9 @@ bus_glib_source_new (sd_bus *bus, BusGlibHook after_dispatch, BusGlibHook on_dis
   s->fd_events = G_IO_IN | G_IO_ERR | G_IO_HUP;
   s->fd_tag = g_source_add_unix_fd (source, sd_bus_get_fd (bus), s->fd_events);
   g_source_set_name (source, "sd-bus");
+  /* Otherwise GLib blocks the source around each dispatch, and unblocking
+   * re-adds its fd, which wakes the context (an eventfd write, and a poll
+   * that returns at once) after every batch of messages. */
+  g_source_set_can_recurse (source, TRUE);
   return source;
 }

@@ -390,10 +390,11 @@ find_journal_end (Store *s, GError **error)
 static gboolean
 open_journal (Store *s, GError **error)
 {
-  gboolean existed = g_file_test (s->journal_path, G_FILE_TEST_EXISTS);
+  gboolean existed;
 
   if (s->journal_fd >= 0)
     return TRUE;
+  existed = g_file_test (s->journal_path, G_FILE_TEST_EXISTS);
   if (g_mkdir_with_parents (s->dir, 0755) < 0)
     return set_errno_error (error, errno, "create the state directory", s->dir);
   /* Not O_APPEND: transactions are written at the logical end, into room
