@@ -253,7 +253,7 @@ submit (Sourced *d)
     }
   d->writing = b;
   store_append (d->store, b->text->str, b->text->len, &b->error);
-  d->written_idle = g_idle_add_full (G_PRIORITY_HIGH, on_batch_written, d, NULL);
+  g_idle_add_full (G_PRIORITY_HIGH, on_batch_written, d, NULL);
 }
 
 static void
@@ -377,7 +377,6 @@ on_batch_written (gpointer user_data)
   Sourced *d = user_data;
   CommitBatch *b = d->writing;
 
-  d->written_idle = 0;
   d->writing = NULL;
   if (b->error)
     fail_all (d, b, b->error);

@@ -34,13 +34,12 @@ typedef struct Sourced {
   int exit_code;
 
   /* Group commit (commit.c): the batch being collected, and the one written
-   * and waiting for written_idle to answer for it. */
+   * and waiting for a high-priority idle to answer for it. */
   CommitBatch *batch;
   CommitBatch *writing;
   guint64 batch_gen;
   gboolean manager_pending;     /* a gate change is not durable yet */
   guint64 manager_durable;      /* the gate as last made durable */
-  guint written_idle;
   guint commit_idle;
 } Sourced;
 

@@ -106,10 +106,7 @@ start_bus (Harness *h)
     g_usleep (10000);
   g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
 
-  g_assert_cmpint (sd_bus_new (&h->client), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (h->client, h->bus_address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (h->client, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (h->client), >=, 0);
+  h->client = harness_connect (h);
   g_assert_cmpint (sd_bus_match_signal (h->client, NULL, NULL, NULL, "org.freedesktop.DBus.Properties",
                                         "PropertiesChanged", on_signal, h), >=, 0);
   g_assert_cmpint (sd_bus_match_signal (h->client, NULL, NULL, "/org/sourced/Sourced1",
@@ -573,35 +570,52 @@ pid_alive (pid_t pid)
   return state != '?' && state != 'Z';
 }
 
-char
-harness_process_state (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *stat = NULL;
-  const char *p;
-
-  if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')) || p[1] != ' ')
-    return '?';
-  return p[2];
-}
-
-double
-harness_process_cpu_seconds (pid_t pid)
+/* The fields of /proc/PID/stat after the command name (which may hold
+ * spaces and parentheses): [0] is the state (field 3), [11] and [12] utime
+ * and stime (fields 14 and 15). NULL when the process is gone. */
+static GStrv
+proc_stat_fields (pid_t pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
   g_autofree char *stat = NULL;
   g_auto (GStrv) fields = NULL;
   const char *p;
 
-  /* After the ")" that ends the command name: field 3 (state) comes
-   * first, so utime and stime (fields 14 and 15) are at 11 and 12. */
   if (pid <= 0 || !g_file_get_contents (path, &stat, NULL, NULL) || !(p = strrchr (stat, ')')) || p[1] != ' ')
-    return -1;
+    return NULL;
   fields = g_strsplit (p + 2, " ", 14);
-  if (g_strv_length (fields) < 14)
+  return g_strv_length (fields) < 14 ? NULL : g_steal_pointer (&fields);
+}
+
+char
+harness_process_state (pid_t pid)
+{
+  g_auto (GStrv) fields = proc_stat_fields (pid);
+
+  return fields ? fields[0][0] : '?';
+}
+
+double
+harness_process_cpu_seconds (pid_t pid)
+{
+  g_auto (GStrv) fields = proc_stat_fields (pid);
+
+  if (!fields)
     return -1;
   return (double) (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10)) /
          (double) sysconf (_SC_CLK_TCK);
+}
+
+sd_bus *
+harness_connect (Harness *h)
+{
+  sd_bus *bus = NULL;
+
+  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
+  g_assert_cmpint (sd_bus_set_address (bus, h->bus_address), >=, 0);
+  g_assert_cmpint (sd_bus_set_bus_client (bus, 1), >=, 0);
+  g_assert_cmpint (sd_bus_start (bus), >=, 0);
+  return bus;
 }
 
 void

@@ -75,6 +75,8 @@ gboolean pid_alive (pid_t pid);
 char harness_process_state (pid_t pid);
 /* User plus system CPU time of a process, all its threads; -1 if gone. */
 double harness_process_cpu_seconds (pid_t pid);
+/* A plain client connection to the test's bus, subscribed to nothing. */
+sd_bus *harness_connect (Harness *h);
 
 /* What a command run by a test did: its exit code and its output. */
 typedef struct {

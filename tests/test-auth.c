@@ -330,12 +330,8 @@ test_caller_identity_asked_once (void)
 
   /* A new connection (another sourcectl run, say) is a new caller. */
   {
-    sd_bus *other = NULL;
+    sd_bus *other = harness_connect (h);
     g_autofree char *path = source_path ("shop");
-    g_assert_cmpint (sd_bus_new (&other), >=, 0);
-    g_assert_cmpint (sd_bus_set_address (other, h->bus_address), >=, 0);
-    g_assert_cmpint (sd_bus_set_bus_client (other, 1), >=, 0);
-    g_assert_cmpint (sd_bus_start (other), >=, 0);
     for (int i = 0; i < 3; i++)
       g_assert_cmpint (sd_bus_call_method (other, "org.sourced.Sourced1", path, "org.sourced.Sourced1.Source",
                                            "Pause", NULL, NULL, ""), >=, 0);

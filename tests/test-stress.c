@@ -103,18 +103,6 @@ pump (Load *l, gint64 usec)
     }
 }
 
-static sd_bus *
-connect_client (Harness *h)
-{
-  sd_bus *bus = NULL;
-
-  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (bus, h->bus_address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (bus, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (bus), >=, 0);
-  return bus;
-}
-
 static void
 assert_store_trusted (Harness *h)
 {
@@ -145,7 +133,7 @@ test_kill9_under_load (void)
     }
   harness_start (h, NULL);
   for (guint c = 0; c < N_CLIENTS; c++)
-    l.clients[c] = connect_client (h);
+    l.clients[c] = harness_connect (h);
   for (guint i = 0; i < N_SOURCES; i++)
     l.slots[i].client = l.clients[i % N_CLIENTS];
 

@@ -16,7 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
+#include <unistd.h>
 
 #include "../harness.h"
 
@@ -117,15 +117,6 @@ machine_jiffies (guint64 *idle, guint64 *total)
     }
 }
 
-static double
-client_cpu_seconds (void)
-{
-  struct rusage ru;
-
-  getrusage (RUSAGE_SELF, &ru);
-  return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 /* Keeps the faster of two measures. */
 static void
 keep_best (Measure *best, Measure m)
@@ -147,13 +138,10 @@ measure_for (Harness *h, guint n_sources, gboolean ping, guint in_flight, double
   /* Like a CLI or a configuration tool: it calls, and listens to no
    * signals (the harness's own client subscribes to every
    * PropertiesChanged, which would bill the caller for the broadcast). */
-  g_assert_cmpint (sd_bus_new (&l.bus), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (l.bus, h->bus_address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (l.bus, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (l.bus), >=, 0);
+  l.bus = harness_connect (h);
   cpu_daemon = harness_process_cpu_seconds (h->daemon_pid);
   cpu_bus = harness_process_cpu_seconds (h->bus_pid);
-  cpu_client = client_cpu_seconds ();
+  cpu_client = harness_process_cpu_seconds (getpid ());
   machine_jiffies (&idle0, &total0);
   t0 = g_get_monotonic_time ();
 
@@ -170,7 +158,7 @@ measure_for (Harness *h, guint n_sources, gboolean ping, guint in_flight, double
   res.rate = (double) l.done / ((double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC);
   res.us_daemon = (harness_process_cpu_seconds (h->daemon_pid) - cpu_daemon) * 1e6 / (double) l.done;
   res.us_bus = (harness_process_cpu_seconds (h->bus_pid) - cpu_bus) * 1e6 / (double) l.done;
-  res.us_client = (client_cpu_seconds () - cpu_client) * 1e6 / (double) l.done;
+  res.us_client = (harness_process_cpu_seconds (getpid ()) - cpu_client) * 1e6 / (double) l.done;
   machine_jiffies (&idle1, &total1);
   res.idle = total1 > total0 ? (double) (idle1 - idle0) / (double) (total1 - total0) : 0;
   if (n_done)
@@ -214,15 +202,11 @@ median_paired_ratio (Harness *h, guint n_sources, guint in_flight)
 static double
 bus_cost_of_a_signal (Harness *h)
 {
-  sd_bus *bus = NULL;
+  sd_bus *bus = harness_connect (h);
   guint64 n = 0;
   double cpu0;
   gint64 deadline;
 
-  g_assert_cmpint (sd_bus_new (&bus), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (bus, h->bus_address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (bus, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (bus), >=, 0);
   cpu0 = harness_process_cpu_seconds (h->bus_pid);
   deadline = g_get_monotonic_time () + (gint64) (PAIR_SECONDS * G_USEC_PER_SEC);
   while (g_get_monotonic_time () < deadline)
@@ -296,10 +280,7 @@ run (guint n, double *per_change_32)
    * subscribes to every PropertiesChanged) for a plain one, so that
    * dbus-daemon drops the broadcasts instead of queueing them. */
   sd_bus_flush_close_unref (h->client);
-  g_assert_cmpint (sd_bus_new (&h->client), >=, 0);
-  g_assert_cmpint (sd_bus_set_address (h->client, h->bus_address), >=, 0);
-  g_assert_cmpint (sd_bus_set_bus_client (h->client, 1), >=, 0);
-  g_assert_cmpint (sd_bus_start (h->client), >=, 0);
+  h->client = harness_connect (h);
 
   for (guint i = 0; i < n; i++)
     {

@@ -27,23 +27,6 @@ file_size (const char *path)
   return stat (path, &st) == 0 ? (guint64) st.st_size : 0;
 }
 
-/* utime + stime of @pid, in seconds. */
-static double
-cpu_seconds (pid_t pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *text = NULL;
-  unsigned long long utime = 0, stime = 0;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return 0;
-  const char *p = strrchr (text, ')');
-  /* Fields after the name: state is 3rd; utime 14th, stime 15th. */
-  if (!p || sscanf (p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-    return 0;
-  return (double) (utime + stime) / (double) sysconf (_SC_CLK_TCK);
-}
-
 static double
 direct (const char *gen, guint64 n, const char *path)
 {
@@ -78,7 +61,7 @@ through_sourced (Harness *h, const char *gen, guint64 n, guint64 expected_bytes,
   harness_write_definition (h, "bench", def);
   harness_call (h, "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", "Reload", NULL, NULL, NULL);
   base = harness_get_t (h, "bench", "RecordsDelivered");
-  cpu0 = cpu_seconds (h->daemon_pid);
+  cpu0 = harness_process_cpu_seconds (h->daemon_pid);
   t0 = g_get_monotonic_time ();
   harness_source_call_ok (h, "bench", "Start");
   /* Done when every record is in the sink: watched with stat(), not over
@@ -87,7 +70,7 @@ through_sourced (Harness *h, const char *gen, guint64 n, guint64 expected_bytes,
     g_usleep (1000);
   g_assert_cmpuint (harness_get_t (h, "bench", "RecordsDelivered"), ==, base + n);
   double elapsed = (double) (g_get_monotonic_time () - t0) / G_USEC_PER_SEC;
-  *cpu = cpu_seconds (h->daemon_pid) - cpu0;
+  *cpu = harness_process_cpu_seconds (h->daemon_pid) - cpu0;
   harness_source_call_ok (h, "bench", "Stop");
   harness_call (h, "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", "Reload", NULL, NULL, NULL);
   return elapsed;
