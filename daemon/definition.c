@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "definition.h"
 
+#include "sink-rules.h"
 #include "sourced-error.h"
 
 /* Undoes GKeyFile's escapes (\s \n \t \r \\) and cuts an inline comment. */
@@ -36,7 +37,7 @@ unescape_value (const char *raw)
 }
 
 SourceSettings *
-definition_parse (const char *path, const char *data, gsize length, GError **error)
+definition_parse (const char *path, const char *data, gsize length, const char *state_dir, GError **error)
 {
   g_autoptr (SourceSettings) settings = source_settings_new ();
   g_autofree char *copy = NULL;
@@ -107,7 +108,9 @@ definition_parse (const char *path, const char *data, gsize length, GError **err
       *eq = '\0';
       g_strchomp (line);
       g_autofree char *value = unescape_value (g_strchug (eq + 1));
-      if (!source_settings_set_from_text (settings, line, value, &local))
+      if (!source_settings_set_from_text (settings, line, value, &local) ||
+          (state_dir && g_str_equal (line, "Sink") && settings->sink &&
+           !sink_path_check (settings->sink, state_dir, &local)))
         {
           g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
                        "%s:%u: %s", path, lineno, local->message);
@@ -132,7 +135,7 @@ definition_parse (const char *path, const char *data, gsize length, GError **err
 }
 
 SourceSettings *
-definition_load_file (const char *path, GError **error)
+definition_load_file (const char *path, const char *state_dir, GError **error)
 {
   g_autofree char *data = NULL;
   gsize length = 0;
@@ -150,7 +153,7 @@ definition_load_file (const char *path, GError **error)
                    "%s:0: larger than 64 KiB; not a definition file", path);
       return NULL;
     }
-  return definition_parse (path, data, length, error);
+  return definition_parse (path, data, length, state_dir, error);
 }
 
 char *

@@ -11,8 +11,11 @@
  * comments of the documented example work: a '#' that follows white space
  * starts a comment. Errors are SOURCED_ERROR_INVALID_ARGS, messages of the
  * form "<path>:<line>: <what>". */
-SourceSettings *definition_parse (const char *path, const char *data, gsize length, GError **error);
-SourceSettings *definition_load_file (const char *path, GError **error);
+/* @state_dir, if not NULL, is sourced's state directory: a Sink= inside it
+ * is refused (sink-rules.h). */
+SourceSettings *definition_parse (const char *path, const char *data, gsize length, const char *state_dir,
+                                  GError **error);
+SourceSettings *definition_load_file (const char *path, const char *state_dir, GError **error);
 
 /* The id a definition file defines: its base name without ".source", or NULL
  * when the name is not "<valid id>.source". */

@@ -77,7 +77,7 @@ foreach_definition (Sourced *d, DefinitionFunc func, gpointer user_data)
         }
       def = g_new0 (Definition, 1);
       def->path = g_steal_pointer (&path);
-      def->settings = definition_load_file (def->path, &local);
+      def->settings = definition_load_file (def->path, d->state_dir, &local);
       if (!def->settings)
         g_warning ("%s; source '%s' skipped", local->message, id);
       func (g_steal_pointer (&id), def, user_data);
@@ -356,15 +356,42 @@ load_reload (Sourced *d, GError **error)
   return changes;
 }
 
-void
-load_changes_apply (Sourced *d, LoadChanges *changes)
+typedef struct {
+  guint pending;
+  GSourceFunc done;
+  gpointer user_data;
+} Applying;
+
+static void
+on_applied_start (Sourced *d, Source *src, const GError *error, gpointer user_data)
 {
+  Applying *a = user_data;
+
+  if (--a->pending > 0)
+    return;
+  if (a->done)
+    a->done (a->user_data);
+  g_free (a);
+}
+
+void
+load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer user_data)
+{
+  Applying *a = g_new0 (Applying, 1);
+
+  a->done = done;
+  a->user_data = user_data;
+  a->pending = 1;
   for (guint i = 0; i < changes->removed->len; i++)
     supervisor_stop (d, changes->removed->pdata[i], NULL, NULL);
   for (guint i = 0; i < changes->added->len; i++)
     {
       Source *src = changes->added->pdata[i];
       if (src->control.started && !src->is_new)
-        supervisor_start (d, src, NULL, NULL);
+        {
+          a->pending++;
+          supervisor_start (d, src, on_applied_start, a);
+        }
     }
+  on_applied_start (d, NULL, NULL, a);
 }

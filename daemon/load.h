@@ -26,4 +26,6 @@ gboolean load_initial (Sourced *d, GError **error);
  * as it was, with a warning. The changes are queued for the commit;
  * load_changes_apply() finishes them once it is done. */
 LoadChanges *load_reload (Sourced *d, GError **error);
-void load_changes_apply (Sourced *d, LoadChanges *changes);
+/* @done (may be NULL) runs once every added source that is to run has been
+ * launched (or could not be). */
+void load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer user_data);

@@ -13,11 +13,13 @@
 #include "bus-glib.h"
 #include "auth.h"
 #include "commit.h"
+#include "fd-limits.h"
 #include "load.h"
 #include "manager-bus.h"
 #include "source-bus.h"
 #include "sourced-error.h"
 #include "supervisor.h"
+#include "worker.h"
 
 Source *
 sourced_lookup (Sourced *d, const char *id)
@@ -152,7 +154,7 @@ static void
 done_sighup_reload (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
 {
   g_autoptr (LoadChanges) changes = user_data;
-  load_changes_apply (d, changes);
+  load_changes_apply (d, changes, NULL, NULL);
   g_message ("Reloaded definitions: %u added, %u removed", changes->added->len, changes->removed->len);
 }
 
@@ -217,14 +219,6 @@ open_bus (Sourced *d, GError **error)
   return 0;
 }
 
-static int
-count_running (gpointer key, gpointer value, gpointer user_data)
-{
-  Source *src = value;
-  if (src->run == SOURCE_RUN_RUNNING)
-    (*(guint *) user_data)++;
-  return FALSE;
-}
 
 int
 main (int argc, char **argv)
@@ -235,7 +229,7 @@ main (int argc, char **argv)
   Sourced *d = &daemon;
   GSource *bus_source;
   guint64 watchdog_usec = 0;
-  guint running = 0;
+  rlim_t child_nofile;
 
   setlocale (LC_ALL, "");
   g_option_context_add_main_entries (octx, options, NULL);
@@ -283,6 +277,9 @@ main (int argc, char **argv)
   if (g_log_writer_is_journald (fileno (stderr)))
     g_log_set_writer_func (g_log_writer_journald, NULL, NULL);
 
+  child_nofile = fd_limits_raise ();
+  worker_set_child_nofile (child_nofile);
+
   d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
   d->max_message_size = opt_max_message_size ? (guint64) opt_max_message_size : SOURCED_DEFAULT_MAX_MESSAGE_SIZE;
   d->loop = g_main_loop_new (NULL, FALSE);
@@ -326,6 +323,9 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
   bus_source = bus_glib_source_new (d->bus, after_dispatch, on_disconnect, d);
+  /* Control comes first: a call waiting on the bus is dispatched before
+   * the next turn of any worker's data (default priority) or launch. */
+  g_source_set_priority (bus_source, G_PRIORITY_DEFAULT - 10);
   g_source_attach (bus_source, NULL);
 
   g_unix_signal_add (SIGTERM, on_sigterm, d);
@@ -333,13 +333,19 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGHUP, on_sighup, d);
   signal (SIGPIPE, SIG_IGN);
 
+  /* Workers are launched from the main loop, a slice at a time: READY
+   * and the bus do not wait for thousands of them. */
   g_tree_foreach (d->sources, start_one, d);
-  g_tree_foreach (d->sources, (GTraverseFunc) count_running, &running);
 
   if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
-    g_timeout_add (MAX (watchdog_usec / 2000, 1), on_watchdog, d);
-  sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources (%u started)", d->n_sources, running);
-  g_message ("Ready: %u sources, %u started", d->n_sources, running);
+    g_timeout_add_full (G_PRIORITY_HIGH, MAX (watchdog_usec / 2000, 1), on_watchdog, d, NULL);
+  if (supervisor_launches_pending (d))
+    sd_notifyf (0, "READY=1\nSTATUS=Starting %u of %u sources", supervisor_launches_pending (d), d->n_sources);
+  else
+    sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources", d->n_sources);
+  g_message ("Ready: %u sources, %u to start; descriptors: %llu (workers get %llu)", d->n_sources,
+             supervisor_launches_pending (d), (unsigned long long) fd_limits_current (),
+             (unsigned long long) child_nofile);
 
   g_main_loop_run (d->loop);
 

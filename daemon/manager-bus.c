@@ -6,6 +6,7 @@
 #include "commit.h"
 #include "load.h"
 #include "source-bus.h"
+#include "sink-rules.h"
 #include "sourced-error.h"
 #include "supervisor.h"
 
@@ -395,7 +396,8 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
                                   "Source '%s' already exists (defined in %s)", id, existing->definition_file);
       return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.AlreadyExists", "Source '%s' already exists", id);
     }
-  if (!read_settings (m, settings, &local))
+  if (!read_settings (m, settings, &local) ||
+      (settings->sink && !sink_path_check (settings->sink, d->state_dir, &local)))
     return sourced_error_to_bus (local, error);
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
   if (d->n_sources >= d->max_sources)
@@ -476,14 +478,23 @@ method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return set_gate (m, userdata, FALSE);
 }
 
+static gboolean
+on_reload_applied (gpointer user_data)
+{
+  g_autoptr (sd_bus_message) call = user_data;
+
+  if (call)
+    sd_bus_reply_method_return (call, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Replies once the new sources run, as Start does. */
 static void
 done_reload (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
 {
   g_autoptr (LoadChanges) changes = user_data;
 
-  load_changes_apply (d, changes);
-  if (call)
-    sd_bus_reply_method_return (call, NULL);
+  load_changes_apply (d, changes, on_reload_applied, call ? sd_bus_message_ref (call) : NULL);
 }
 
 static int

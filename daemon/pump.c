@@ -13,13 +13,15 @@
 
 #include "clock.h"
 #include "singer.h"
+#include "sink-rules.h"
 #include "source.h"
 #include "sourced-error.h"
 #include "worker.h"
 
-/* Reads per wake-up before going back to the main loop, so that one busy
- * worker cannot keep the bus waiting. */
-#define READS_PER_WAKEUP 4
+/* Work per wake-up before going back to the main loop: the bus is served
+ * at a higher priority, so a control call waits for at most one such turn
+ * of each busy source. */
+#define WAKEUP_BUDGET_USEC 500
 
 struct Pump {
   Source *src; /* the owner; not a reference */
@@ -31,6 +33,7 @@ struct Pump {
   /* The worker's stdout. */
   int in_fd;
   guint in_watch;
+  gboolean pipe_grown; /* grown (or tried) once the worker filled it */
   GByteArray *in; /* read, not yet cut into records */
 
   /* Cut into lines, not yet written. out_other_ends holds where each line
@@ -45,6 +48,7 @@ struct Pump {
   /* File sink. */
   int sink_fd;
   char *sink_path;
+  char *state_dir;
   guint64 sink_offset;
 
   /* A STATE waiting for the bytes before it to be written. */
@@ -141,6 +145,7 @@ pump_free (Pump *p)
   g_array_unref (p->out_other_ends);
   g_string_free (p->target_line, TRUE);
   g_free (p->sink_path);
+  g_free (p->state_dir);
   g_free (p->ckpt_state);
   g_object_unref (p->parser);
   g_free (p);
@@ -148,17 +153,27 @@ pump_free (Pump *p)
 
 /* ---- Delivery ---------------------------------------------------------- */
 
+/* Counts '\n' eight bytes at a time: a memchr() per line costs a call per
+ * record, which for short records (`yes`) made counting the main cost of
+ * delivery. */
 static guint64
 count_lines (const guint8 *data, gsize len)
 {
-  const guint8 *at = data, *end = data + len;
+  const guint64 low7 = G_GUINT64_CONSTANT (0x7f7f7f7f7f7f7f7f);
+  const guint64 newlines = G_GUINT64_CONSTANT (0x0a0a0a0a0a0a0a0a);
   guint64 lines = 0;
+  gsize i = 0;
 
-  while (at < end && (at = memchr (at, '\n', end - at)))
+  for (; i + 8 <= len; i += 8)
     {
-      lines++;
-      at++;
+      guint64 w, x, t;
+      memcpy (&w, data + i, 8);
+      x = w ^ newlines; /* a zero byte where there was a '\n' */
+      t = ~(((x & low7) + low7) | x | low7); /* exactly those bytes: 0x80 */
+      lines += (guint64) __builtin_popcountll (t);
     }
+  for (; i < len; i++)
+    lines += data[i] == '\n';
   return lines;
 }
 
@@ -391,6 +406,23 @@ cut_records (Pump *p, gboolean final)
   return TRUE;
 }
 
+/* The worker filled its pipe: it is a fast one, and a bigger pipe means
+ * fewer wake-ups and bigger reads. Only then, because every pipe page
+ * counts against the user's budget (/proc/sys/fs/pipe-user-pages-soft,
+ * 64 MiB by default): an unprivileged sourced that gave a megabyte to each
+ * of a thousand idle workers would use it up, and the kernel would then
+ * refuse to grow any pipe (EPERM) and give new ones a single page. Past
+ * the budget, a pipe stays as it is; delivery works, with more wake-ups. */
+static void
+grow_pipe (Pump *p)
+{
+  p->pipe_grown = TRUE;
+  if (fcntl (p->in_fd, F_SETPIPE_SZ, PUMP_PIPE_SIZE) < 0)
+    g_message ("%s: the worker's pipe stays at %d KiB: %s (the sourced user's pipe budget, "
+               "/proc/sys/fs/pipe-user-pages-soft, is used up)",
+               p->src->id, MAX (fcntl (p->in_fd, F_GETPIPE_SZ), 0) / 1024, g_strerror (errno));
+}
+
 /* One read(): >0 bytes read, 0 at end of file, -1 nothing for now. */
 static gssize
 read_some (Pump *p)
@@ -404,6 +436,8 @@ read_some (Pump *p)
    * gulps, a slow one does not make sourced hold a megabyte for it. */
   if (ioctl (p->in_fd, FIONREAD, &avail) < 0 || avail <= 0)
     avail = 4096;
+  else if (!p->pipe_grown && avail >= fcntl (p->in_fd, F_GETPIPE_SZ))
+    grow_pipe (p);
   want = MIN ((gsize) avail, (gsize) PUMP_READ_CHUNK);
   g_byte_array_set_size (p->in, old + (guint) want);
   do
@@ -420,8 +454,9 @@ on_input (gint fd, GIOCondition cond, gpointer user_data)
 {
   Pump *p = user_data;
   guint self = p->in_watch;
+  gint64 until = g_get_monotonic_time () + WAKEUP_BUDGET_USEC;
 
-  for (int i = 0; i < READS_PER_WAKEUP && p->flowing && p->in_watch == self; i++)
+  for (int i = 0; p->flowing && p->in_watch == self && (i == 0 || g_get_monotonic_time () < until); i++)
     {
       gssize n = read_some (p);
       if (n < 0)
@@ -490,14 +525,30 @@ update_watches (Pump *p)
 static gboolean
 reopen_file (Pump *p)
 {
+  g_autoptr (GError) error = NULL;
   struct stat st;
-  int fd = open (p->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+  int fd;
 
+  if (!sink_path_check (p->sink_path, p->state_dir, &error))
+    {
+      p->sink_failed = TRUE;
+      p->cb->sink_failed (p->src, error->message);
+      return FALSE;
+    }
+  fd = open (p->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd < 0)
     {
       report_sink_failure (p, "open", errno);
       return FALSE;
     }
+  if (!sink_fd_check (fd, p->sink_path, &error))
+    {
+      close (fd);
+      p->sink_failed = TRUE;
+      p->cb->sink_failed (p->src, error->message);
+      return FALSE;
+    }
+  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
   close_fd (&p->sink_fd);
   p->sink_fd = fd;
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
@@ -655,6 +706,8 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
   close_fd (&p->sink_fd);
   g_free (p->sink_path);
   p->sink_path = g_strdup (setup->sink_path);
+  g_free (p->state_dir);
+  p->state_dir = g_strdup (setup->state_dir);
   if (g_mkdir_with_parents (dir, 0750) < 0 && errno != EEXIST)
     {
       int err = errno;
@@ -662,14 +715,27 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
                    setup->sink_path, g_strerror (err));
       return FALSE;
     }
-  fd = open (setup->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+  /* Checked again at every open: a link may have been put in its way since
+   * the definition was read. */
+  if (!sink_path_check (setup->sink_path, setup->state_dir, error))
+    return FALSE;
+  fd = open (setup->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd < 0)
     {
       int err = errno;
-      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot open sink %s: %s", setup->sink_path,
-                   g_strerror (err));
+      /* Out of descriptors is sourced's shortage, not the sink's fault. */
+      g_set_error (error, SOURCED_ERROR,
+                   err == EMFILE || err == ENFILE ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
+                   "Cannot open sink %s: %s", setup->sink_path, g_strerror (err));
       return FALSE;
     }
+  if (!sink_fd_check (fd, setup->sink_path, error))
+    {
+      close (fd);
+      return FALSE;
+    }
+  /* Blocking writes: a FIFO whose reader is slow holds the worker back. */
+  g_unix_set_fd_nonblocking (fd, FALSE, NULL);
   p->sink_fd = fd;
   if (fstat (fd, &st) < 0)
     st.st_size = 0;
@@ -744,9 +810,7 @@ pump_attach (Pump *p, int stdout_fd)
   clear_watch (&p->in_watch);
   close_fd (&p->in_fd);
   p->in_fd = stdout_fd;
-  /* A bigger pipe: fewer wake-ups and bigger reads for fast workers. Best
-   * effort; the kernel caps it at /proc/sys/fs/pipe-max-size. */
-  (void) fcntl (stdout_fd, F_SETPIPE_SZ, PUMP_PIPE_SIZE);
+  p->pipe_grown = FALSE;
   update_watches (p);
 }
 

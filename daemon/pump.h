@@ -47,6 +47,7 @@ typedef struct {
   SourceType type;
   const char *sink_path; /* file sink, or NULL with a target */
   const char *target;    /* Target= command line, or NULL */
+  const char *state_dir; /* sourced's own: no sink inside it but sinks/ */
   /* Singer with a file sink: the last persisted checkpoint, if it was taken
    * in this very file (checkpoint_path equal to sink_path). */
   const char *checkpoint_path;

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "scheduler.h"
+#include "sink-rules.h"
 #include "sourced-error.h"
 
 gboolean
@@ -218,8 +219,10 @@ set_string_key (SourceSettings *s, const SettingsKey *k, const char *value, GErr
       if (!cron)
         return bad_value (error, k->key, value, local->message);
     }
-  if (g_str_equal (k->key, "Sink") && value[0] != '\0' && !g_path_is_absolute (value))
-    return bad_value (error, k->key, value, "expected an absolute path");
+  /* The rules that need no state directory (absolute, not the kernel's);
+   * the state directory's own rule is checked where it is known. */
+  if (g_str_equal (k->key, "Sink") && value[0] != '\0' && !sink_path_check (value, NULL, error))
+    return FALSE;
 
   char **field = G_STRUCT_MEMBER_P (s, k->offset);
   g_free (*field);

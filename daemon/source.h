@@ -108,6 +108,7 @@ typedef struct Source {
   guint failures;
   gboolean gave_up;
   gboolean restart_pending;
+  gboolean queued;          /* waits in the supervisor's launch queue */
   GPtrArray *start_waiters; /* SupervisorWaiter */
   GPtrArray *stop_waiters;
 } Source;

@@ -22,6 +22,8 @@ static const struct {
   { SOURCED_ERROR_UNKNOWN_OBJECT, "org.freedesktop.DBus.Error.UnknownObject", ENOENT },
   { SOURCED_ERROR_PROPERTY_READ_ONLY, "org.freedesktop.DBus.Error.PropertyReadOnly", EROFS },
   { SOURCED_ERROR_UNKNOWN_PROPERTY, "org.freedesktop.DBus.Error.UnknownProperty", ENOENT },
+  { SOURCED_ERROR_CANCELLED, "org.sourced.Sourced1.Error.Cancelled", ECANCELED },
+  { SOURCED_ERROR_LIMITS_EXCEEDED, "org.freedesktop.DBus.Error.LimitsExceeded", EMFILE },
 };
 
 const char *

@@ -22,6 +22,10 @@ typedef enum {
   SOURCED_ERROR_UNKNOWN_OBJECT,
   SOURCED_ERROR_PROPERTY_READ_ONLY,
   SOURCED_ERROR_UNKNOWN_PROPERTY,
+  /* A Start overtaken by a later Stop, or the reverse. */
+  SOURCED_ERROR_CANCELLED,
+  /* sourced's own resources (descriptors, processes) are used up. */
+  SOURCED_ERROR_LIMITS_EXCEEDED,
 } SourcedError;
 
 GQuark sourced_error_quark (void);

@@ -41,6 +41,11 @@ typedef struct Sourced {
   gboolean manager_pending;     /* a gate change is not durable yet */
   guint64 manager_durable;      /* the gate as last made durable */
   guint commit_idle;
+
+  /* Sources waiting to be launched (supervisor.c): started a slice at a
+   * time, so that the bus and the watchdog are served between slices. */
+  GQueue launch_queue;
+  guint launch_idle;
 } Sourced;
 
 

@@ -3,9 +3,11 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <glib/gstdio.h>
 
 #include "commit.h"
+#include "fd-limits.h"
 #include "pump.h"
 #include "scheduler.h"
 #include "source-bus.h"
@@ -29,6 +31,7 @@ static void arm_schedule (Source *src, guint64 after);
 static void skip_due_job (Source *src, guint64 now);
 
 static void on_refresh (Source *src, gboolean gate_paused);
+static void enqueue_launch (Sourced *d, Source *src);
 
 void
 supervisor_init (Sourced *d)
@@ -221,17 +224,28 @@ spawn_worker (Source *src, gboolean *sink_problem, GError **error)
     .type = src->settings->type,
     .sink_path = sink,
     .target = src->settings->target,
+    .state_dir = daemon_ctx->state_dir,
     .checkpoint_path = src->control.sink_path,
     .checkpoint_offset = src->control.sink_offset,
   };
   Worker *w;
 
   *sink_problem = FALSE;
+  /* A worker holds 3 to 4 descriptors (6 with a target) and its spawn
+   * needs a few more for a moment. */
+  if (!fd_limits_have_room (src->settings->target ? 16 : 8))
+    {
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED,
+                   "sourced has too few file descriptors left (soft limit %llu, %u kept for itself); "
+                   "raise LimitNOFILE=",
+                   (unsigned long long) fd_limits_current (), FD_LIMITS_RESERVE);
+      return FALSE;
+    }
   if (!src->pump)
     src->pump = pump_new (src, &pump_callbacks);
   if (!pump_open (src->pump, &setup, error))
     {
-      *sink_problem = sink != NULL;
+      *sink_problem = sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED);
       return FALSE;
     }
   if (singer && sink)
@@ -277,17 +291,63 @@ spawn_worker (Source *src, gboolean *sink_problem, GError **error)
 }
 
 /* Brings a source from nothing running to running. */
+static gboolean on_restart_timeout (gpointer user_data);
+
+/* sourced itself is short of descriptors: nothing is wrong with the source,
+ * so nothing is persisted (no pause, no failure). It waits in "starting"
+ * and is tried again; LastError says why. */
+static void
+wait_for_resources (Source *src, const GError *error)
+{
+  guint delay = MAX (src->settings->restart_sec, 1u);
+  g_autofree char *msg = g_strdup_printf ("Waiting to start: %s; trying again in %u s", error->message, delay);
+
+  g_warning ("%s: %s", src->id, msg);
+  source_set_run (src, SOURCE_RUN_STARTING);
+  source_set_last_error (src, msg);
+  clear_timer (&src->restart_timer);
+  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_clock_timeout_ms (delay * G_USEC_PER_SEC),
+                                           on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
+}
+
+/* The one place a worker that could not be spawned is dealt with. A sink
+ * that takes nothing pauses the source (Unpause tries again); a shortage
+ * of sourced's own leaves it waiting; anything else fails it. @what says
+ * what was being done, for the message. */
+static void
+spawn_failed (Source *src, const GError *error, gboolean sink_problem, const char *what)
+{
+  if (g_error_matches (error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
+    wait_for_resources (src, error);
+  else if (sink_problem)
+    {
+      /* Nothing to write into: paused, not failed. */
+      g_warning ("%s: %s; pausing the source", src->id, error->message);
+      source_set_run (src, SOURCE_RUN_RUNNING);
+      src->gave_up = TRUE;
+      system_pause (src, error->message);
+    }
+  else
+    {
+      g_autofree char *msg = g_strdup_printf ("Could not %s source '%s': %s", what, src->id, error->message);
+      g_warning ("%s", msg);
+      source_set_run (src, SOURCE_RUN_FAILED);
+      source_set_last_error (src, msg);
+    }
+  changed (src);
+}
+
+/* Brings a source from nothing running to running. */
 static void
 launch (Source *src)
 {
   g_autoptr (GError) error = NULL;
+  gboolean sink_problem = FALSE;
 
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   src->failures = 0;
   src->gave_up = FALSE;
-
-  gboolean sink_problem = FALSE;
 
   if (source_is_scheduled (src))
     {
@@ -299,26 +359,18 @@ launch (Source *src)
       if ((source_is_paused (src) || daemon_ctx->paused_at) && src->next_run_at && src->next_run_at <= now)
         skip_due_job (src, now);
     }
-  else if (!spawn_worker (src, &sink_problem, &error) && sink_problem)
+  else if (!spawn_worker (src, &sink_problem, &error))
     {
-      /* Nothing to write into: paused, not failed; Unpause tries again. */
-      source_set_run (src, SOURCE_RUN_RUNNING);
-      src->gave_up = TRUE;
-      system_pause (src, error->message);
-      g_warning ("%s: %s; pausing the source", src->id, error->message);
-      changed (src);
-      finish_waiters (src, &src->start_waiters, NULL);
-      return;
-    }
-  else if (error)
-    {
-      g_autofree char *msg = g_strdup_printf ("Could not start source '%s': %s", src->id, error->message);
-      g_warning ("%s", msg);
-      source_set_run (src, SOURCE_RUN_FAILED);
-      source_set_last_error (src, msg);
-      changed (src);
-      g_autoptr (GError) reply_error = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_FAILED, msg);
-      finish_waiters (src, &src->start_waiters, reply_error);
+      spawn_failed (src, error, sink_problem, "start");
+      if (src->run == SOURCE_RUN_FAILED)
+        {
+          g_autoptr (GError) reply_error = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_FAILED, src->last_error);
+          finish_waiters (src, &src->start_waiters, reply_error);
+        }
+      else if (src->run == SOURCE_RUN_STARTING)
+        finish_waiters (src, &src->start_waiters, error);
+      else
+        finish_waiters (src, &src->start_waiters, NULL);
       return;
     }
   else
@@ -327,6 +379,53 @@ launch (Source *src)
   changed (src);
   update_flow (src);
   finish_waiters (src, &src->start_waiters, NULL);
+}
+
+/* Launches queued sources for a few milliseconds, then lets the loop serve
+ * the bus, the watchdog and the workers already running: starting a
+ * thousand workers takes seconds, and nothing may wait that long. */
+#define LAUNCH_SLICE_USEC (5 * 1000)
+
+static gboolean
+on_launch_idle (gpointer user_data)
+{
+  Sourced *d = user_data;
+  gint64 until = g_get_monotonic_time () + LAUNCH_SLICE_USEC;
+
+  while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until)
+    {
+      g_autoptr (Source) src = g_queue_pop_head (&d->launch_queue);
+
+      if (!src->queued)
+        continue; /* stopped or removed while it waited */
+      src->queued = FALSE;
+      if (src->removed || src->run != SOURCE_RUN_STARTING || src->worker)
+        continue;
+      launch (src);
+    }
+  if (!g_queue_is_empty (&d->launch_queue))
+    return G_SOURCE_CONTINUE;
+  d->launch_idle = 0;
+  sd_notifyf (0, "STATUS=Supervising %u sources", d->n_sources);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+enqueue_launch (Sourced *d, Source *src)
+{
+  if (src->queued)
+    return;
+  src->queued = TRUE;
+  g_queue_push_tail (&d->launch_queue, source_ref (src));
+  /* Below the bus (default priority): a call waiting is answered first. */
+  if (!d->launch_idle)
+    d->launch_idle = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_launch_idle, d, NULL);
+}
+
+guint
+supervisor_launches_pending (Sourced *d)
+{
+  return d->launch_queue.length;
 }
 
 static gboolean
@@ -363,11 +462,29 @@ begin_stop (Source *src)
   changed (src);
 }
 
+/* Every call gets exactly one reply: a Start or Stop still waiting when
+ * the opposite call comes is answered Cancelled, and the later call
+ * decides the state. */
+static void
+cancel_waiters (Source *src, GPtrArray **list, const char *what, const char *by)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!*list || (*list)->len == 0)
+    return;
+  error = g_error_new (SOURCED_ERROR, SOURCED_ERROR_CANCELLED, "%s of source '%s' was overtaken by a later %s",
+                       what, src->id, by);
+  finish_waiters (src, list, error);
+}
+
 void
 supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_data)
 {
+  cancel_waiters (src, &src->stop_waiters, "Stop", "Start");
   add_waiter (&src->start_waiters, done, user_data);
 
+  if (src->queued)
+    return; /* launched with the queue */
   if (src->worker)
     {
       /* Start on a running source restarts it (DataSift): the new worker
@@ -378,7 +495,8 @@ supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_da
       return;
     }
   source_set_run (src, SOURCE_RUN_STARTING);
-  launch (src);
+  changed (src);
+  enqueue_launch (d, src);
 }
 
 void
@@ -388,13 +506,9 @@ supervisor_stop (Sourced *d, Source *src, SupervisorDone done, gpointer user_dat
   clear_timer (&src->schedule_timer);
   source_set_next_run_at (src, 0);
 
-  if (src->restart_pending)
-    {
-      g_autoptr (GError) error = g_error_new (SOURCED_ERROR, SOURCED_ERROR_FAILED,
-                                              "Source '%s' was stopped before it could start", src->id);
-      src->restart_pending = FALSE;
-      finish_waiters (src, &src->start_waiters, error);
-    }
+  src->restart_pending = FALSE;
+  src->queued = FALSE; /* left in the queue; skipped when its turn comes */
+  cancel_waiters (src, &src->start_waiters, "Start", "Stop");
 
   if (src->worker)
     {
@@ -445,6 +559,12 @@ supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error
   if (!spawn_worker (src, &sink_problem, &local))
     {
       g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, local->message);
+      if (g_error_matches (local, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
+        {
+          /* sourced's shortage: the job is not run, nothing else changes. */
+          g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED, msg);
+          return FALSE;
+        }
       if (sink_problem)
         system_pause (src, msg);
       else
@@ -469,26 +589,19 @@ on_restart_timeout (gpointer user_data)
 {
   Source *src = user_data;
   g_autoptr (GError) error = NULL;
+  gboolean sink_problem;
 
   src->restart_timer = 0;
+  if (src->run == SOURCE_RUN_STARTING && !src->worker)
+    {
+      /* Waited for descriptors: a launch like any other. */
+      launch (src);
+      return G_SOURCE_REMOVE;
+    }
   if (src->run != SOURCE_RUN_RUNNING || src->worker)
     return G_SOURCE_REMOVE;
-  gboolean sink_problem;
   if (!spawn_worker (src, &sink_problem, &error))
-    {
-      g_autofree char *msg = g_strdup_printf ("Could not restart source '%s': %s", src->id, error->message);
-      g_warning ("%s", msg);
-      if (sink_problem)
-        {
-          src->gave_up = TRUE;
-          system_pause (src, error->message);
-        }
-      else
-        {
-          source_set_run (src, SOURCE_RUN_FAILED);
-          source_set_last_error (src, msg);
-        }
-    }
+    spawn_failed (src, error, sink_problem, "restart");
   changed (src);
   update_flow (src);
   return G_SOURCE_REMOVE;
@@ -758,6 +871,18 @@ void
 supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data)
 {
   Shutdown *s = g_new0 (Shutdown, 1);
+  Source *queued;
+
+  /* Nothing new starts once the daemon is on its way out. */
+  while ((queued = g_queue_pop_head (&d->launch_queue)))
+    {
+      g_autoptr (GError) error = g_error_new (SOURCED_ERROR, SOURCED_ERROR_CANCELLED,
+                                              "sourced is stopping; source '%s' was not started", queued->id);
+      queued->queued = FALSE;
+      finish_waiters (queued, &queued->start_waiters, error);
+      source_unref (queued);
+    }
+  g_clear_handle_id (&d->launch_idle, g_source_remove);
 
   s->done = done;
   s->user_data = user_data;

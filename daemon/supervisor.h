@@ -29,3 +29,5 @@ void supervisor_resume (Sourced *d, Source *src);
 /* Stops every worker without touching the persisted "started" state, then
  * calls @done. */
 void supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data);
+/* Sources started but still waiting in the launch queue. */
+guint supervisor_launches_pending (Sourced *d);

@@ -2,9 +2,11 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -31,10 +33,21 @@ struct Worker {
   gpointer user_data;
 };
 
+/* The soft descriptor limit sourced was started with, for its workers:
+ * set once at start, before any worker runs. */
+static rlim_t child_nofile = RLIM_INFINITY;
+
+void
+worker_set_child_nofile (rlim_t soft)
+{
+  child_nofile = soft;
+}
+
 static void
 child_setup (gpointer user_data)
 {
   pid_t parent = GPOINTER_TO_INT (user_data);
+  struct rlimit rl;
 
   /* Own process group, so Stop reaches everything the worker started. */
   setpgid (0, 0);
@@ -47,6 +60,14 @@ child_setup (gpointer user_data)
   sigemptyset (&all);
   sigprocmask (SIG_SETMASK, &all, NULL);
   signal (SIGPIPE, SIG_DFL);
+  /* sourced raised its own soft limit; a worker gets the usual one, as
+   * systemd gives it to the services it starts (select() breaks past
+   * 1024). */
+  if (child_nofile != RLIM_INFINITY && getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > child_nofile)
+    {
+      rl.rlim_cur = child_nofile;
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
 }
 
 static void
@@ -165,11 +186,23 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
                                  spec->stdin_pipe ? &in_fd : NULL, spec->stdout_pipe ? &out_fd : NULL, &err_fd,
                                  &local))
     {
-      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "cannot run '%s': %s", argv[0], local->message);
+      /* Out of descriptors or processes (fork's EAGAIN: TasksMax) is
+       * sourced's own shortage, not the worker's fault. */
+      gboolean shortage = g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
+                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE) ||
+                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_NFILE) ||
+                          strstr (local->message, g_strerror (EMFILE)) || strstr (local->message, g_strerror (ENFILE));
+      g_set_error (error, SOURCED_ERROR, shortage ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
+                   "cannot run '%s': %s", argv[0], local->message);
       return NULL;
     }
   /* Also from this side, so a kill right after spawn reaches the group. */
   setpgid (pid, pid);
+  /* stderr carries log lines, read as they come: one page is plenty, and
+   * every page counts against the user's pipe budget
+   * (/proc/sys/fs/pipe-user-pages-soft), which a thousand workers of the
+   * unprivileged sourced user would otherwise use up. */
+  (void) fcntl (err_fd, F_SETPIPE_SZ, 4096);
 
   w = g_new0 (Worker, 1);
   w->source_id = g_strdup (spec->source_id);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* A worker: one command run as a child in its own process group, killed by
@@ -23,6 +24,10 @@ typedef struct {
   gboolean stdin_pipe;
   gboolean stdout_pipe;
 } WorkerSpec;
+
+/* The soft RLIMIT_NOFILE every worker starts with (the one sourced was
+ * given, before it raised its own). */
+void worker_set_child_nofile (rlim_t soft);
 
 Worker *worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error);
 /* The pipe ends, non-blocking and close-on-exec; the caller owns them. */

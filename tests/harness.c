@@ -255,10 +255,14 @@ harness_remove_definition (Harness *h, const char *id)
   g_assert_cmpint (g_unlink (path), ==, 0);
 }
 
+/* READY=1 comes before the workers are launched (a slice at a time); the
+ * tests start from a daemon whose sources run, which its STATUS= says:
+ * "Supervising N sources" once nothing waits to be launched. */
 static gboolean
 wait_ready (Harness *h)
 {
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gboolean ready = FALSE;
 
   while (g_get_monotonic_time () < deadline)
     {
@@ -273,6 +277,8 @@ wait_ready (Harness *h)
             {
               buf[n] = '\0';
               if (strstr (buf, "READY=1"))
+                ready = TRUE;
+              if (ready && strstr (buf, "STATUS=Supervising"))
                 return TRUE;
             }
         }

@@ -2,6 +2,7 @@
 /* The data plane against the real daemon: real workers (tests/taps/),
  * real sink files, pause by backpressure, bookmarks, exactly once. */
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -397,18 +398,42 @@ test_singer_target (void)
 
 /* ---- Sinks that do not take data ----------------------------------------- */
 
+/* Writes @path until the file system is full. */
+static void
+fill_up (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  char block[4096];
+
+  g_assert_cmpint (fd, >=, 0);
+  memset (block, 'x', sizeof block);
+  while (write (fd, block, sizeof block) > 0)
+    ;
+  g_assert_cmpint (errno, ==, ENOSPC);
+  close (fd);
+}
+
 static void
 test_unwritable_sink_pauses_and_drops_nothing (void)
 {
   g_autoptr (Harness) h = harness_new ();
   g_autofree char *count = tap ("count");
-  g_autofree char *sink = g_build_filename (h->dir, "full.jsonl", NULL);
+  g_autofree char *disk = g_build_filename (h->dir, "disk", NULL);
+  g_autofree char *filler = g_build_filename (disk, "filler", NULL);
+  g_autofree char *sink = g_build_filename (disk, "full.jsonl", NULL);
   g_autofree char *def = g_strdup_printf ("[Source]\nExec=%s 300000\nSink=%s\n", count, sink);
   g_autofree char *err = NULL;
 
-  /* A disk that is full: the sink is /dev/full until the test "makes
-   * room" by putting a real file in its place. */
-  g_assert_no_errno (symlink ("/dev/full", sink));
+  /* A disk that is full: a real 64 KiB tmpfs, filled up before the source
+   * starts, until the test makes room. (/dev/full is refused as a sink: it
+   * is a device.) */
+  g_assert_no_errno (mkdir (disk, 0700));
+  if (mount ("tmpfs", disk, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0700") != 0)
+    {
+      g_test_skip_printf ("cannot mount a small tmpfs here: %s", g_strerror (errno));
+      return;
+    }
+  fill_up (filler);
   harness_write_definition (h, "full", def);
   harness_start (h, NULL);
   g_assert_true (harness_wait_status (h, "full", "paused", 5000));
@@ -422,8 +447,10 @@ test_unwritable_sink_pauses_and_drops_nothing (void)
   g_assert_true (pid_alive (pid));
   g_assert_true (blocked_writing (pid));
 
-  /* Room again: Unpause delivers everything, from the first line on. */
-  g_assert_no_errno (unlink (sink));
+  /* Room again: Unpause delivers everything, from the first line on. The
+   * file grows past the small disk, so it moves to a roomy one, as an
+   * administrator would. */
+  g_assert_no_errno (umount2 (disk, MNT_DETACH));
   harness_source_call_ok (h, "full", "Unpause");
   g_assert_true (wait_for_t (h, "full", "RecordsDelivered", 300000, 60000));
   g_assert_cmpuint (assert_counting (sink), ==, 300000);
@@ -432,15 +459,19 @@ test_unwritable_sink_pauses_and_drops_nothing (void)
   g_assert_cmpstr (err, ==, "");
   harness_source_call_ok (h, "full", "Stop");
 
-  /* A sink that cannot even be opened: paused with the reason, not failed. */
+  /* A sink that cannot even be opened (its "directory" is a file):
+   * paused with the reason, not failed. */
+  g_autofree char *not_dir = g_build_filename (h->dir, "not-a-dir", NULL);
+  g_autofree char *under_file = g_build_filename (not_dir, "x.jsonl", NULL);
+  g_assert_true (g_file_set_contents (not_dir, "", 0, NULL));
   g_free (def);
-  def = g_strdup_printf ("[Source]\nExec=%s\nSink=/proc/no/such/dir/x.jsonl\n", count);
+  def = g_strdup_printf ("[Source]\nExec=%s\nSink=%s\n", count, under_file);
   harness_write_definition (h, "nodir", def);
   harness_call (h, MGR_PATH, MGR_IFACE, "Reload", NULL, NULL, NULL);
   g_assert_true (harness_wait_status (h, "nodir", "paused", 5000));
   g_free (err);
   err = harness_get_s (h, "nodir", "LastError");
-  g_assert_nonnull (strstr (err, "/proc/no/such/dir/x.jsonl"));
+  g_assert_nonnull (strstr (err, under_file));
   g_assert_cmpuint (harness_get_u (h, "nodir", "MainPID"), ==, 0);
 }
 

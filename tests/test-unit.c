@@ -38,7 +38,7 @@ test_definition_ok (void)
                      "Exec=/usr/bin/tap --config \"/etc/x y.json\"\nFrequencyMinutes=60\nInitialState=paused\n"
                      "StopTimeoutSec=3\n";
   g_autoptr (GError) error = NULL;
-  g_autoptr (SourceSettings) s = definition_parse ("x.source", text, strlen (text), &error);
+  g_autoptr (SourceSettings) s = definition_parse ("x.source", text, strlen (text), NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpstr (s->display_name, ==, "Shop ify");
@@ -55,7 +55,7 @@ static void
 check_definition_error (const char *text, const char *expected)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SourceSettings) s = definition_parse ("f.source", text, strlen (text), &error);
+  g_autoptr (SourceSettings) s = definition_parse ("f.source", text, strlen (text), "/var/lib/sourced", &error);
 
   g_assert_null (s);
   g_assert_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS);

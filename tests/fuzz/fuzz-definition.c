@@ -16,7 +16,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   SourceSettings *settings;
 
   g_log_set_default_handler (quiet, NULL);
-  settings = definition_parse ("fuzz.source", (const char *) data, size, &error);
+  settings = definition_parse ("fuzz.source", (const char *) data, size, "/var/lib/sourced", &error);
   /* Either settings or an error that names the file. */
   g_assert ((settings != NULL) != (error != NULL));
   if (error)
