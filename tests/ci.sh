@@ -1,7 +1,8 @@
 #!/bin/bash
 # The one test command (README, .ci/run): installs what is missing, then
-#   1. builds and runs every suite (unit, integration, data, cli, auth, and
-#      sourced under valgrind's memcheck),
+#   1. builds and runs every suite (unit, integration, data, cli, auth,
+#      sourced under valgrind's memcheck, and host: the installed build on a
+#      booted Debian 12 under systemd-nspawn, tests/host),
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the same suites (valgrind aside) — a sanitizer report in
 #      sourced's log fails the test that caused it,
@@ -25,8 +26,8 @@ status=0
 build_failures=0
 logs=()
 
-echo "=== build: plain"
-if setup build; then
+echo "=== build: plain (prefix /usr, as a package: the host suite installs it)"
+if setup build --prefix=/usr; then
   meson test -C build --print-errorlogs || status=1
   logs+=(build/meson-logs/testlog.json)
 else
@@ -36,7 +37,7 @@ fi
 echo "=== build: AddressSanitizer + UndefinedBehaviorSanitizer"
 if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C build-asan --print-errorlogs --no-suite valgrind || status=1
+    meson test -C build-asan --print-errorlogs --no-suite valgrind --no-suite host || status=1
   logs+=(build-asan/meson-logs/testlog.json)
 else
   status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: build-asan"

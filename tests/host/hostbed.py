@@ -1,0 +1,193 @@
+"""A booted Debian 12 for sourced's host tests: systemd as PID 1, the system
+bus with the shipped policy, a real polkitd and journald, under
+systemd-nspawn. The root is cached (mkroot.sh); each run works on a copy,
+with the build installed into it by `meson install --destdir`, and tears
+the container down whatever happens."""
+
+import atexit
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class BedError(Exception):
+    """The bed could not be set up: the whole suite fails, saying why."""
+
+
+def sh(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, **kw)
+
+
+class Host:
+    def __init__(self, build_dir, name="sourced-host"):
+        self.build_dir = build_dir
+        self.name = "%s-%d" % (name, os.getpid())
+        self.work = None
+        self.root = None
+        self.nspawn = None
+        self.leader = None
+        self.log_path = None
+
+    # ---- Setting up -----------------------------------------------------
+
+    def prepare(self):
+        r = sh(["bash", os.path.join(HERE, "mkroot.sh")])
+        if r.returncode != 0:
+            raise BedError("cannot build the Debian root: " + (r.stderr.strip() or r.stdout.strip()))
+        cached = r.stdout.strip().splitlines()[-1]
+        self.work = tempfile.mkdtemp(prefix="sourced-host-", dir="/var/tmp")
+        atexit.register(self.teardown)
+        self.root = os.path.join(self.work, "root")
+        r = sh(["cp", "-a", "--reflink=auto", cached, self.root])
+        if r.returncode != 0:
+            raise BedError("cannot copy the cached root: " + r.stderr.strip())
+        r = sh(["meson", "install", "-C", self.build_dir, "--no-rebuild", "--quiet", "--destdir", self.root])
+        if r.returncode != 0:
+            raise BedError("meson install --destdir failed: " + r.stderr.strip()[-2000:])
+        unit = [p for p in ("usr/lib/systemd/system/sourced.service", "lib/systemd/system/sourced.service")
+                if os.path.exists(os.path.join(self.root, p))]
+        if not unit:
+            raise BedError("the build installs no unit under /usr/lib/systemd/system: configure it with "
+                           "meson setup --prefix=/usr (as a distribution package would)")
+        self.log_path = os.path.join(self.work, "console.log")
+
+    def copy_in(self, src, dest, mode=None):
+        target = os.path.join(self.root, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy(src, target)
+        if mode is not None:
+            os.chmod(target, mode)
+
+    def write(self, dest, text, mode=0o644):
+        """Writes a file inside the container (through the host's view of
+        its root, which is the same file system)."""
+        target = os.path.join(self.root, dest.lstrip("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "w") as f:
+            f.write(text)
+        os.chmod(target, mode)
+
+    def put(self, dest, text, mode="0644"):
+        """Writes a file from inside the running container: for paths on
+        its own mounts (/run, /tmp), which the host's view does not see."""
+        self.run("mkdir -p \"$(dirname %s)\" && cat > %s && chmod %s %s" % (dest, dest, mode, dest), input=text)
+
+    def boot(self, timeout=90):
+        log = open(self.log_path, "w")
+        self.nspawn = subprocess.Popen(
+            ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--quiet",
+             "--machine", self.name, "--console=pipe", "-D", self.root],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while self.leader is None:
+            if self.nspawn.poll() is not None:
+                raise BedError("systemd-nspawn exited with %d: %s" % (self.nspawn.returncode, self.console_tail()))
+            if time.monotonic() > deadline:
+                raise BedError("the container did not start: " + self.console_tail())
+            self.leader = self._find_leader()
+            time.sleep(0.05)
+        # PID 1 answers once its private socket exists; then wait for boot.
+        while True:
+            r = self.run("systemctl is-system-running --wait", timeout=max(1, deadline - time.monotonic()),
+                         check=False)
+            state = r.stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            if time.monotonic() > deadline:
+                raise BedError("boot did not finish (%s): %s" % (state, self.console_tail()))
+            time.sleep(0.2)
+        if state == "degraded":
+            failed = self.run("systemctl --failed --no-legend --plain", check=False).stdout.strip()
+            print("# booted degraded; failed units: %s" % failed.replace("\n", "; "), flush=True)
+
+    def _find_leader(self):
+        ppid = str(self.nspawn.pid)
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == ppid:
+                try:
+                    if os.readlink("/proc/%s/ns/pid" % pid) != os.readlink("/proc/self/ns/pid"):
+                        return int(pid)
+                except OSError:
+                    continue
+        return None
+
+    def console_tail(self, n=30):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
+
+    # ---- Running things inside -----------------------------------------
+
+    def argv(self, cmd, user=None):
+        """`cmd` (a shell command line) inside the container, as root or as
+        @user (with that user's groups)."""
+        env = ["env", "-i", "PATH=" + PATH, "LANG=C.UTF-8", "TERM=dumb"]
+        if user and user != "root":
+            env += ["HOME=/home/" + user, "USER=" + user]
+            pre = ["setpriv", "--reuid", user, "--regid", user, "--init-groups", "--"]
+        else:
+            env += ["HOME=/root", "USER=root"]
+            pre = []
+        return ["nsenter", "-t", str(self.leader), "-m", "-u", "-i", "-n", "-p", "-C", "--"] + pre + env + [
+            "/bin/sh", "-c", cmd]
+
+    def run(self, cmd, user=None, check=True, timeout=60, input=None):
+        r = subprocess.run(self.argv(cmd, user), capture_output=True, text=True, timeout=timeout, input=input)
+        if check and r.returncode != 0:
+            raise AssertionError("`%s`%s exited with %d:\n%s%s" % (cmd, " as " + user if user else "",
+                                                                 r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+        return r
+
+    def out(self, cmd, user=None, timeout=60):
+        return self.run(cmd, user=user, timeout=timeout).stdout.strip()
+
+    def wait(self, what, cond, timeout=30.0, interval=0.1):
+        """Polls @cond until it is true; fails naming @what."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                last = cond()
+                if last:
+                    return last
+            except AssertionError as e:
+                last = e
+            if time.monotonic() > deadline:
+                raise AssertionError("timed out after %.0f s waiting for %s (last: %s)" % (timeout, what, last))
+            time.sleep(interval)
+
+    # ---- Tearing down ---------------------------------------------------
+
+    def teardown(self):
+        if self.nspawn and self.nspawn.poll() is None:
+            # SIGTERM asks PID 1 for a clean halt; a second one, or SIGKILL,
+            # ends it at once.
+            self.nspawn.send_signal(signal.SIGTERM)
+            try:
+                self.nspawn.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.nspawn.pid, signal.SIGKILL)
+                self.nspawn.wait(timeout=15)
+        self.nspawn = None
+        if self.work and os.path.isdir(self.work):
+            keep = os.environ.get("SOURCED_HOST_KEEP")
+            if keep:
+                print("# kept %s" % self.work, flush=True)
+            else:
+                shutil.rmtree(self.work, ignore_errors=True)
+        self.work = None

@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""sourced on a real systemd host: the unit started by PID 1, the shipped
+bus policy, a real polkitd, sysusers, D-Bus activation, journald, the
+sandbox and the limits. One container is booted for all the scenarios;
+each scenario is one TAP test. If the bed cannot be set up, every test
+fails with the reason: this suite never skips.
+
+Usage: run-host-tests.py BUILD_DIR   (a build configured with --prefix=/usr)
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostbed import BedError, Host  # noqa: E402
+
+SRC = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUS = "org.sourced.Sourced1"
+MGR = "/org/sourced/Sourced1"
+MGR_IFACE = "org.sourced.Sourced1.Manager"
+SRC_IFACE = "org.sourced.Sourced1.Source"
+DEFS = "/etc/sourced/sources.d"
+
+host = None
+scenarios = []
+
+
+def scenario(fn):
+    scenarios.append(fn)
+    return fn
+
+
+# ---- Helpers --------------------------------------------------------------
+
+def source_path(sid):
+    # sd_bus_path_encode: [A-Za-z0-9] kept, everything else _XX.
+    return MGR + "/source/" + "".join(c if c.isalnum() else "_%02x" % ord(c) for c in sid)
+
+
+def prop(sid, name, user=None):
+    out = host.out("busctl --json=short get-property %s %s %s %s" % (BUS, source_path(sid), SRC_IFACE, name),
+                   user=user)
+    return json.loads(out)["data"]
+
+
+def manager_prop(name):
+    return json.loads(host.out("busctl --json=short get-property %s %s %s %s" % (BUS, MGR, MGR_IFACE, name)))["data"]
+
+
+def unit(*props):
+    out = host.out("systemctl show sourced.service -p " + ",".join(props))
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def define(sid, text):
+    host.write("%s/%s.source" % (DEFS, sid), "[Source]\n" + text)
+
+
+def list_json(user=None):
+    return json.loads(host.out("sourcectl --system list --json", user=user, timeout=120))
+
+
+def wait_active(sid, timeout=30):
+    host.wait("%s to be active" % sid, lambda: prop(sid, "Status") == "active", timeout=timeout)
+
+
+def journal(match, since_cursor=None):
+    return host.out("journalctl --no-pager -o cat %s" % match)
+
+
+# ---- Scenarios --------------------------------------------------------------
+
+TICKER = r"""Exec=/bin/sh -c 'i=0; while :; do i=$((i+1)); echo "{\"n\":$i}"; sleep 0.1; done'
+"""
+PY = r"""Exec=/usr/bin/python3 -u -c 'import itertools, json, time; [(print(json.dumps({"i": i})), time.sleep(0.1)) for i in itertools.count()]'
+"""
+NOISY = r"""Exec=/bin/sh -c 'echo "noisy worker says hello" >&2; exec sleep 100000'
+"""
+
+
+@scenario
+def unit_starts_with_ready_and_status():
+    """systemctl start: Type=notify, READY=1, STATUS= from the daemon."""
+    define("ticker", TICKER)
+    define("py", PY)
+    define("noisy", NOISY)
+    host.run("systemctl start sourced.service", timeout=90)
+    u = unit("ActiveState", "SubState", "StatusText", "Type", "MainPID")
+    assert u["ActiveState"] == "active" and u["SubState"] == "running", u
+    assert u["Type"] == "notify", u
+    host.wait("STATUS= to say the sources run",
+              lambda: unit("StatusText")["StatusText"].startswith("Supervising 3 sources"))
+    for sid in ("ticker", "py", "noisy"):
+        wait_active(sid)
+
+
+@scenario
+def sysusers_and_state_directory():
+    """sysusers made the system user; StateDirectory is sourced's, 0750."""
+    pw = host.out("getent passwd sourced").split(":")
+    assert int(pw[2]) < 1000, pw
+    assert pw[6] in ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"), pw
+    st = host.out("stat -c '%U %G %a' /var/lib/sourced")
+    assert st == "sourced sourced 750", st
+    main_pid = unit("MainPID")["MainPID"]
+    uid = host.out("stat -c %%u /proc/%s" % main_pid)
+    assert uid == pw[2], (uid, pw)
+
+
+@scenario
+def sandboxed_workers_write_their_sinks():
+    """A shell worker and a Python worker run in the sandbox and fill their
+    sinks; workers get the usual soft descriptor limit, sourced a high one."""
+    for sid in ("ticker", "py"):
+        sink = "/var/lib/sourced/sinks/%s.jsonl" % sid
+        host.wait("%s to hold 5 records" % sink,
+                  lambda: int(host.out("wc -l < %s 2>/dev/null || echo 0" % sink)) >= 5, timeout=20)
+        first = host.out("head -1 %s" % sink)
+        json.loads(first)
+    worker = prop("py", "MainPID")
+    assert worker, "py has no MainPID"
+    status = host.out("cat /proc/%d/status" % worker)
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M), status
+    assert re.search(r"^Seccomp:\s+2$", status, re.M), status
+    wl = host.out("grep 'open files' /proc/%d/limits" % worker).split()
+    dl = host.out("grep 'open files' /proc/%s/limits" % unit("MainPID")["MainPID"]).split()
+    assert wl[3] == "1024", ("worker soft NOFILE", wl)
+    # The unit asks for 1024:524288; PID 1 cannot hand out more than its own
+    # hard limit (a machine without CAP_SYS_RESOURCE may cap it lower).
+    pid1 = int(host.out("grep 'open files' /proc/1/limits").split()[4])
+    assert dl[3] == dl[4] and int(dl[4]) == min(524288, pid1), ("sourced's NOFILE, raised to its hard limit", dl, pid1)
+
+
+@scenario
+def worker_stderr_in_the_journal():
+    """A worker's stderr lines reach the journal with SOURCE_ID=."""
+    host.wait("the noisy worker's line in the journal",
+              lambda: "noisy worker says hello" in journal("SOURCE_ID=noisy"), timeout=15)
+    out = host.out("journalctl --no-pager -o json SOURCE_ID=noisy")
+    entry = json.loads(out.splitlines()[-1])
+    assert entry.get("_SYSTEMD_UNIT") == "sourced.service", entry.get("_SYSTEMD_UNIT")
+
+
+@scenario
+def reload_adds_sources():
+    """systemctl reload reads new definition files; it returns once they run."""
+    define("late", "Exec=sleep 100000\n")
+    host.run("systemctl reload sourced.service", timeout=60)
+    assert prop("late", "Status") == "active"
+    assert prop("late", "MainPID") != 0
+
+
+@scenario
+def restart_keeps_state():
+    """A pause survives systemctl restart."""
+    host.run("sourcectl --system pause ticker")
+    paused_at = prop("ticker", "PausedAt")
+    assert paused_at != 0
+    host.run("systemctl restart sourced.service", timeout=90)
+    assert prop("ticker", "PausedAt") == paused_at
+    assert prop("ticker", "Status") == "paused"
+    host.run("sourcectl --system unpause ticker")
+
+
+@scenario
+def kill9_restarts_and_loses_nothing():
+    """kill -9: Restart=on-failure brings sourced back; an acknowledged
+    pause is still there, and the old workers are gone with it."""
+    host.run("sourcectl --system pause py")
+    old_worker = prop("late", "MainPID")
+    before = int(unit("NRestarts")["NRestarts"])
+    host.run("systemctl kill -s KILL --kill-who=main sourced.service")
+    host.wait("sourced to be restarted",
+              lambda: int(unit("NRestarts")["NRestarts"]) > before and unit("ActiveState")["ActiveState"] == "active",
+              timeout=30)
+    wait_active("late")
+    assert prop("py", "PausedAt") != 0, "the acknowledged pause was lost"
+    assert host.run("test -d /proc/%d" % old_worker, check=False).returncode != 0, "old worker outlived sourced"
+    host.run("sourcectl --system unpause py")
+
+
+@scenario
+def watchdog_restarts_a_stuck_daemon():
+    """With a short WatchdogSec=, a stopped (hung) sourced is killed by
+    systemd and started again."""
+    host.put("/run/systemd/system/sourced.service.d/50-watchdog.conf", "[Service]\nWatchdogSec=2s\n")
+    host.run("systemctl daemon-reload && systemctl restart sourced.service", timeout=90)
+    before = int(unit("NRestarts")["NRestarts"])
+    host.run("kill -STOP %s" % unit("MainPID")["MainPID"])
+    host.wait("the watchdog to restart sourced",
+              lambda: int(unit("NRestarts")["NRestarts"]) > before and unit("ActiveState")["ActiveState"] == "active",
+              timeout=60)
+    assert "Watchdog timeout" in host.out("journalctl --no-pager -o cat -u sourced.service")
+    host.run("rm /run/systemd/system/sourced.service.d/50-watchdog.conf && systemctl daemon-reload")
+    host.run("systemctl restart sourced.service", timeout=90)
+
+
+@scenario
+def dbus_activation_starts_the_service():
+    """With the service stopped, a call on the system bus starts it."""
+    host.run("systemctl stop sourced.service", timeout=60)
+    assert unit("ActiveState")["ActiveState"] == "inactive"
+    out = host.out("busctl call %s %s %s GetSource s ticker" % (BUS, MGR, MGR_IFACE), timeout=60)
+    assert out.startswith('o "/org/sourced/Sourced1/source/ticker"'), out
+    assert unit("ActiveState")["ActiveState"] == "active"
+
+
+@scenario
+def polkit_root_member_and_stranger():
+    """Root may; a member of group sourced may (polkit's rule); anyone else
+    is refused with exit status 1 and nothing changes, through sourcectl
+    and through busctl set-property alike."""
+    host.run("id alice >/dev/null 2>&1 || useradd -m -G sourced alice")
+    host.run("id bob >/dev/null 2>&1 || useradd -m bob")
+    host.run("sourcectl --system pause noisy")
+    host.run("sourcectl --system unpause noisy")
+    r = host.run("sourcectl --system pause noisy", user="alice", check=False)
+    assert r.returncode == 0, "group member refused: " + r.stderr
+    assert prop("noisy", "PausedAt") != 0
+    paused_at = prop("noisy", "PausedAt")
+    r = host.run("sourcectl --system unpause noisy", user="bob", check=False)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert r.stderr.startswith("sourcectl: permission denied: "), r.stderr
+    assert "org.sourced.Sourced1.control" in r.stderr, r.stderr
+    r = host.run("busctl set-property %s %s %s PausedAt t 0" % (BUS, source_path("noisy"), SRC_IFACE), user="bob",
+                 check=False)
+    assert r.returncode != 0 and "Access denied" in r.stderr, (r.returncode, r.stderr)
+    assert prop("noisy", "PausedAt") == paused_at, "a refused call changed the source"
+    # Reading is for everyone.
+    assert prop("noisy", "Status", user="bob") == "paused"
+    r = host.run("sourcectl --system unpause noisy", user="alice", check=False)
+    assert r.returncode == 0, r.stderr
+
+
+@scenario
+def ssh_remote_control():
+    """sourcectl -H root@HOST reaches sourced over SSH (systemd-stdio-bridge),
+    with a Host entry naming a port on 127.0.0.1."""
+    tmp = tempfile.mkdtemp(prefix="sourced-ssh-")
+    key = os.path.join(tmp, "id_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    host.write("/root/.ssh/authorized_keys", open(key + ".pub").read(), mode=0o600)
+    os.chmod(os.path.join(host.root, "root/.ssh"), 0o700)
+    host.run("systemctl restart ssh.service")
+    cfg = os.path.join(tmp, "config")
+    with open(cfg, "w") as f:
+        f.write("Host sourced-host\n  HostName 127.0.0.1\n  Port 2222\n  IdentityFile %s\n"
+                "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n" % key)
+    # sd-bus runs "ssh" from PATH: a wrapper hands it this config instead
+    # of the invoking user's ~/.ssh/config, which the test must not touch.
+    wrapper = os.path.join(tmp, "ssh")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec /usr/bin/ssh -F %s \"$@\"\n" % cfg)
+    os.chmod(wrapper, 0o755)
+    env = dict(os.environ, PATH=tmp + ":" + os.environ["PATH"])
+    sourcectl = os.path.join(BUILD, "cli", "sourcectl")
+    r = subprocess.run([sourcectl, "-H", "root@sourced-host", "list"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and "ticker" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    r = subprocess.run([sourcectl, "-H", "root@sourced-host", "pause", "late"], env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert prop("late", "Status") == "paused"
+    host.run("sourcectl --system unpause late")
+
+
+@scenario
+def thousand_continuous_sources():
+    """1,000 running sources under the unit's limits: all run, none is
+    paused by the daemon; pause-all and unpause-all; a restart brings them
+    all back."""
+    for i in range(1000):
+        host.write("%s/idle%04d.source" % (DEFS, i), "[Source]\nExec=/bin/sleep 100000\n")
+    host.run("systemctl reload sourced.service", timeout=300)
+
+    def census():
+        rows = list_json()
+        idle = [r for r in rows if r["id"].startswith("idle")]
+        running = sum(1 for r in idle if r["status"] == "active" and r.get("main_pid"))
+        self_paused = [r["id"] for r in idle if r.get("system_paused_at")]
+        return len(idle), running, self_paused
+
+    n, running, self_paused = host.wait("1,000 sources to run", lambda: (lambda c: c if c[1] == 1000 else None)(
+        census()), timeout=120, interval=1)
+    assert n == 1000 and not self_paused, (n, running, self_paused[:5])
+    errors = host.out("journalctl --no-pager -o cat -u sourced.service | grep -c 'Too many open files' || true")
+    assert errors == "0", "descriptor errors in the journal: " + errors
+    host.run("sourcectl --system pause-all")
+    assert manager_prop("PausedAt") != 0
+    assert prop("idle0500", "Active") is False
+    host.run("sourcectl --system unpause-all")
+    assert prop("idle0500", "Active") is True
+    host.run("systemctl restart sourced.service", timeout=120)
+    n, running, self_paused = host.wait("1,000 sources to run after a restart",
+                                        lambda: (lambda c: c if c[1] == 1000 else None)(census()),
+                                        timeout=120, interval=1)
+    assert not self_paused
+    host.run("rm -f %s/idle*.source && systemctl reload sourced.service" % DEFS, timeout=120)
+
+
+@scenario
+def security_exposure_of_the_live_unit():
+    """systemd-analyze security on the unit as loaded by PID 1."""
+    out = host.run("systemd-analyze security --no-pager sourced.service", check=False).stdout
+    m = re.search(r"Overall exposure level for sourced.service: ([0-9.]+)", out)
+    assert m, out[-2000:]
+    level = float(m.group(1))
+    print("# exposure level %.1f" % level)
+    assert level <= 2.0, out[-3000:]
+
+
+# ---- Runner -----------------------------------------------------------------
+
+def main():
+    global host, BUILD
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    BUILD = os.path.abspath(sys.argv[1])
+    print("1..%d" % len(scenarios), flush=True)
+    host = Host(BUILD)
+    try:
+        t0 = time.monotonic()
+        host.prepare()
+        host.boot()
+        print("# booted in %.1f s (root copy, install and boot)" % (time.monotonic() - t0), flush=True)
+    except (BedError, subprocess.TimeoutExpired, OSError) as e:
+        for i, fn in enumerate(scenarios, 1):
+            print("not ok %d - %s # the host bed could not start: %s" % (i, fn.__name__, str(e).splitlines()[0]))
+        print("# " + str(e).replace("\n", "\n# "))
+        host.teardown()
+        return 1
+    failed = 0
+    try:
+        for i, fn in enumerate(scenarios, 1):
+            t = time.monotonic()
+            try:
+                fn()
+                print("ok %d - %s (%.1f s)" % (i, fn.__name__, time.monotonic() - t), flush=True)
+            except Exception as e:  # one scenario's failure is reported, the others go on
+                failed += 1
+                print("not ok %d - %s" % (i, fn.__name__), flush=True)
+                detail = "".join(traceback.format_exception(type(e), e, e.__traceback__)[-3:])
+                print("# " + detail.replace("\n", "\n# "), flush=True)
+                log = host.run("journalctl --no-pager -o short-monotonic -u sourced.service -n 30", check=False)
+                print("# sourced's journal:\n# " + log.stdout.replace("\n", "\n# "), flush=True)
+    finally:
+        host.teardown()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
