@@ -342,7 +342,10 @@ main (int argc, char **argv)
   if (supervisor_launches_pending (d))
     sd_notifyf (0, "READY=1\nSTATUS=Starting %u of %u sources", supervisor_launches_pending (d), d->n_sources);
   else
-    sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources", d->n_sources);
+    {
+      d->status_sources = d->n_sources + 1;
+      sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources", d->n_sources);
+    }
   g_message ("Ready: %u sources, %u to start; descriptors: %llu (workers get %llu)", d->n_sources,
              supervisor_launches_pending (d), (unsigned long long) fd_limits_current (),
              (unsigned long long) child_nofile);

@@ -46,6 +46,7 @@ typedef struct Sourced {
    * time, so that the bus and the watchdog are served between slices. */
   GQueue launch_queue;
   guint launch_idle;
+  guint status_sources; /* STATUS= last said "Supervising N" for N + 1; 0: not said */
 } Sourced;
 
 

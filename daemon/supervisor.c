@@ -406,7 +406,14 @@ on_launch_idle (gpointer user_data)
   if (!g_queue_is_empty (&d->launch_queue))
     return G_SOURCE_CONTINUE;
   d->launch_idle = 0;
-  sd_notifyf (0, "STATUS=Supervising %u sources", d->n_sources);
+  /* Only when the text changes (start, reload, a source more or less): a
+   * datagram per Start would cost a syscall each, and a reader that falls
+   * behind would block sd_notify. */
+  if (d->status_sources != d->n_sources + 1)
+    {
+      d->status_sources = d->n_sources + 1;
+      sd_notifyf (0, "STATUS=Supervising %u sources", d->n_sources);
+    }
   return G_SOURCE_REMOVE;
 }
 

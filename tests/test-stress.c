@@ -305,11 +305,153 @@ test_disk_full (void)
     }
 }
 
+/* ---- Racing control calls -------------------------------------------------- */
+
+#define RACE_RUNS 20
+#define RACE_CALLS 2000
+#define RACE_IN_FLIGHT 32
+#define RACE_SOURCES 4
+#define RACE_SEED 20261202
+
+static const char *const race_methods[] = { "Start", "Stop", "Pause", "Unpause", "RunJob" };
+
+typedef struct {
+  sd_bus *client;
+  GRand *rand;
+  guint sent, replied;
+  GString *unexpected; /* errors outside the contract, or no reply */
+} Race;
+
+static void race_send (Race *r);
+
+typedef struct {
+  Race *race;
+  char *what; /* "Stop race2", for the report */
+} RaceCall;
+
+static int
+on_race_reply (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+  RaceCall *call = userdata;
+  Race *r = call->race;
+  const sd_bus_error *e = sd_bus_message_get_error (m);
+
+  r->replied++;
+  /* What the contract allows a racing call to answer: a Stop of a stopped
+   * source, a Start or Stop overtaken by the opposite call, RunJob on a
+   * continuous source. Anything else (a time-out is a lost reply) is a
+   * defect. */
+  if (e && !sd_bus_error_has_names (e, "org.sourced.Sourced1.Error.NotStoppable",
+                                    "org.sourced.Sourced1.Error.Cancelled", "org.sourced.Sourced1.Error.NotSupported"))
+    g_string_append_printf (r->unexpected, "%s: %s: %s\n", call->what, e->name, e->message);
+  g_free (call->what);
+  g_free (call);
+  if (r->sent < RACE_CALLS)
+    race_send (r);
+  return 1;
+}
+
+static void
+race_send (Race *r)
+{
+  g_autofree char *id = g_strdup_printf ("race%d", g_rand_int_range (r->rand, 0, RACE_SOURCES));
+  g_autofree char *path = source_path (id);
+  const char *method = race_methods[g_rand_int_range (r->rand, 0, G_N_ELEMENTS (race_methods))];
+  RaceCall *call = g_new0 (RaceCall, 1);
+
+  call->race = r;
+  call->what = g_strdup_printf ("call %u, %s %s", r->sent, method, id);
+  r->sent++;
+  g_assert_cmpint (sd_bus_call_method_async (r->client, NULL, "org.sourced.Sourced1", path,
+                                             "org.sourced.Sourced1.Source", method, on_race_reply, call, NULL),
+                   >=, 0);
+}
+
+/* Status settles once nothing is starting or stopping; it must then say
+ * whether the worker runs. */
+static void
+assert_status_matches_worker (Harness *h, const char *id)
+{
+  g_autofree char *st = NULL;
+  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_free (st);
+      st = harness_get_s (h, id, "Status");
+      if (!g_str_equal (st, "starting") && !g_str_equal (st, "stopping"))
+        break;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (10 * 1000);
+    }
+  guint32 pid = harness_get_u (h, id, "MainPID");
+  if (g_str_equal (st, "active") || g_str_equal (st, "paused"))
+    {
+      if (pid == 0 || !pid_alive (pid))
+        g_error ("%s is %s but its worker (%u) does not run", id, st, pid);
+    }
+  else if (pid != 0)
+    g_error ("%s is %s but has a worker (%u)", id, st, pid);
+}
+
+static void
+test_racing_calls_all_answered (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  g_autoptr (GRand) seeds = g_rand_new_with_seed (RACE_SEED);
+
+  for (guint i = 0; i < RACE_SOURCES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("race%u", i);
+      harness_write_definition (h, id, "[Source]\nExec=sleep 100000\n");
+    }
+  harness_start (h, NULL);
+
+  for (guint run = 0; run < RACE_RUNS; run++)
+    {
+      Race r = { 0 };
+      gint64 deadline;
+
+      r.client = harness_connect (h);
+      /* A lost reply shows as a time-out: short, so that the test says so
+       * in seconds, not minutes. */
+      sd_bus_set_method_call_timeout (r.client, 10 * G_USEC_PER_SEC);
+      r.rand = g_rand_new_with_seed (g_rand_int (seeds));
+      r.unexpected = g_string_new (NULL);
+      for (guint i = 0; i < RACE_IN_FLIGHT; i++)
+        race_send (&r);
+      deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+      while (r.replied < RACE_CALLS && g_get_monotonic_time () < deadline)
+        {
+          if (sd_bus_process (r.client, NULL) > 0)
+            continue;
+          sd_bus_wait (r.client, 100 * 1000);
+        }
+      if (r.replied != RACE_CALLS || r.unexpected->len)
+        {
+          g_autofree char *log = harness_log (h);
+          g_printerr ("sourced's log (end):\n%s\n", strlen (log) > 4000 ? log + strlen (log) - 4000 : log);
+        }
+      g_assert_cmpuint (r.replied, ==, RACE_CALLS);
+      if (r.unexpected->len)
+        g_error ("run %u: answers outside the contract:\n%s", run, r.unexpected->str);
+      for (guint i = 0; i < RACE_SOURCES; i++)
+        {
+          g_autofree char *id = g_strdup_printf ("race%u", i);
+          assert_status_matches_worker (h, id);
+        }
+      g_string_free (r.unexpected, TRUE);
+      g_rand_free (r.rand);
+      sd_bus_flush_close_unref (r.client);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/stress/kill9-under-load", test_kill9_under_load);
   g_test_add_func ("/stress/disk-full", test_disk_full);
+  g_test_add_func ("/stress/racing-calls-all-answered", test_racing_calls_all_answered);
   return g_test_run ();
 }
