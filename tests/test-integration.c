@@ -921,6 +921,92 @@ test_version_and_help (void)
   g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 2);
 }
 
+/* ---- Sinks ------------------------------------------------------------------ */
+
+static void
+check_sink_refused (Harness *h, const char *sink, const char *reason)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+
+  if (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", &e, NULL, "sa{sv}", "sunk", 2, "Exec", "s", "sleep 1000",
+                    "Sink", "s", sink) >= 0)
+    g_error ("Sink=%s was accepted", sink);
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  if (!strstr (e.message, "'Sink'") || !strstr (e.message, reason))
+    g_error ("Sink=%s: expected '%s' in '%s'", sink, reason, e.message);
+  sd_bus_error_free (&e);
+  /* Nothing was created. */
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "sunk"), <, 0);
+  g_assert_cmpstr (e.name, ==, ERR ("NoSuchSource"));
+  sd_bus_error_free (&e);
+}
+
+static void
+test_sink_rules (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  g_autofree char *journal = g_build_filename (h->state_dir, "state.journal", NULL);
+  g_autofree char *dotdot = g_build_filename (h->state_dir, "sinks", "..", "state.journal", NULL);
+  g_autofree char *link = g_build_filename (h->dir, "elsewhere", NULL);
+  g_autofree char *via_link = g_build_filename (link, "state.snapshot", NULL);
+  g_autofree char *in_sinks = g_build_filename (h->state_dir, "sinks", "ok.jsonl", NULL);
+  g_autofree char *def = g_strdup_printf ("[Source]\nExec=sleep 1000\nSink=%s\n", journal);
+  g_autofree char *log = NULL;
+  g_autofree char *expected = NULL;
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+
+  harness_write_definition (h, "filed", def);
+  harness_start (h, NULL);
+
+  /* A definition file: skipped, with file and line. */
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "filed"), <, 0);
+  sd_bus_error_free (&e);
+  log = harness_log (h);
+  expected = g_strdup_printf ("filed.source:3: Invalid setting 'Sink': %s lies inside sourced's state directory",
+                              journal);
+  if (!strstr (log, expected))
+    g_error ("expected '%s' in the log:\n%s", expected, log);
+
+  /* CreateSource: InvalidArgs naming the reason, nothing created. */
+  check_sink_refused (h, journal, "state directory");
+  check_sink_refused (h, dotdot, "state directory");
+  check_sink_refused (h, h->state_dir, "state directory");
+  /* A link into the state directory (which exists once written to). */
+  g_assert_no_errno (g_mkdir_with_parents (h->state_dir, 0700));
+  g_assert_no_errno (symlink (h->state_dir, link));
+  check_sink_refused (h, via_link, "state directory");
+  check_sink_refused (h, "/proc/self/mem", "under /proc");
+  check_sink_refused (h, "/sys/kernel/notes", "under /sys");
+  check_sink_refused (h, "/dev/full", "under /dev");
+  check_sink_refused (h, "relative.jsonl", "not an absolute path");
+
+  /* Allowed: the state directory's sinks/, and /dev/null. */
+  harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", NULL, NULL, "sa{sv}", "insinks", 2, "Exec", "s", "sleep 1000",
+                "Sink", "s", in_sinks);
+  harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", NULL, NULL, "sa{sv}", "devnull", 2, "Exec", "s", "yes",
+                "Sink", "s", "/dev/null");
+  g_autofree char *st = harness_get_s (h, "devnull", "Status");
+  g_assert_cmpstr (st, ==, "active");
+
+  /* What it opens must be a file or a FIFO: a directory pauses the source
+   * with the reason. */
+  harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", NULL, NULL, "sa{sv}", "todir", 2, "Exec", "s", "sleep 1000",
+                "Sink", "s", h->dir);
+  g_assert_true (harness_wait_status (h, "todir", "paused", 5000));
+  g_autofree char *err = harness_get_s (h, "todir", "LastError");
+  g_assert_nonnull (strstr (err, h->dir));
+
+  /* The store was not touched by any worker. */
+  harness_kill (h, SIGTERM);
+  harness_start (h, NULL);
+  g_free (st);
+  st = harness_get_s (h, "insinks", "Status");
+  g_assert_cmpstr (st, ==, "active");
+  g_free (log);
+  log = harness_log (h);
+  g_assert_null (strstr (log, "incomplete transaction"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -937,6 +1023,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sourced/manager-gate", test_manager_gate);
   g_test_add_func ("/sourced/get-source-bad-ids", test_get_source_and_bad_ids);
   g_test_add_func ("/sourced/create-remove", test_create_remove);
+  g_test_add_func ("/sourced/sink-rules", test_sink_rules);
   g_test_add_func ("/sourced/list-sources-too-large", test_list_sources);
   g_test_add_func ("/sourced/managed-objects", test_managed_objects_and_nsources);
   g_test_add_func ("/sourced/reload", test_reload);

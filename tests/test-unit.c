@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "definition.h"
+#include "sink-rules.h"
 #include "clock.h"
 #include "scheduler.h"
 #include "settings.h"
@@ -589,6 +590,39 @@ test_store_text_matches_keyfile (void)
   source_control_clear (&back);
 }
 
+static void
+test_sink_path_rules (void)
+{
+  struct { const char *path; gboolean ok; } cases[] = {
+    { "/srv/data/shop.jsonl", TRUE },
+    { "/dev/null", TRUE },
+    { "/devices/x.jsonl", TRUE },           /* a prefix of a name is not the folder */
+    { "/var/lib/sourced/sinks/a.jsonl", TRUE },
+    { "/var/lib/sourced-other/a.jsonl", TRUE },
+    { "/var/lib/sourced/state.journal", FALSE },
+    { "/var/lib/sourced//./state.snapshot", FALSE },
+    { "/var/lib/sourced/sinks/../state.journal", FALSE },
+    { "/var/lib/sourced/sinks", FALSE },    /* the folder itself is no sink */
+    { "/var/lib/sourced", FALSE },
+    { "/proc/self/mem", FALSE },
+    { "/sys/kernel/notes", FALSE },
+    { "/dev/full", FALSE },
+    { "/dev/../proc/self/mem", FALSE },
+    { "relative/path", FALSE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      gboolean ok = sink_path_check (cases[i].path, "/var/lib/sourced", &error);
+      if (ok != cases[i].ok)
+        g_error ("%s: expected %s, got %s", cases[i].path, cases[i].ok ? "allowed" : "refused",
+                 ok ? "allowed" : error->message);
+      if (!ok)
+        g_assert_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -598,6 +632,7 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/ids", test_ids);
   g_test_add_func ("/unit/definition/ok", test_definition_ok);
   g_test_add_func ("/unit/definition/errors", test_definition_errors);
+  g_test_add_func ("/unit/sink/path-rules", test_sink_path_rules);
   g_test_add_func ("/unit/definition/filename", test_definition_filename);
   g_test_add_func ("/unit/settings/typed", test_settings_typed);
   g_test_add_func ("/unit/store/roundtrip", test_store_roundtrip);
