@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -291,6 +292,16 @@ wait_ready (Harness *h)
   return FALSE;
 }
 
+static void
+limit_nofile (gpointer user_data)
+{
+  Harness *h = user_data;
+  struct rlimit rl = { h->nofile, h->nofile };
+
+  if (h->nofile)
+    setrlimit (RLIMIT_NOFILE, &rl);
+}
+
 void
 harness_start (Harness *h, ...)
 {
@@ -336,7 +347,7 @@ harness_start (Harness *h, ...)
   g_assert_cmpint (log_fd, >=, 0);
   g_assert_true (g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata,
                                                    (const char *const *) env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                                                   NULL, NULL, -1, log_fd, log_fd, NULL, NULL, 0,
+                                                   limit_nofile, h, -1, log_fd, log_fd, NULL, NULL, 0,
                                                    &h->daemon_pid, NULL, NULL, NULL, &error));
   g_assert_no_error (error);
   close (log_fd);

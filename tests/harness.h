@@ -20,6 +20,7 @@ typedef struct {
   sd_bus *client;
   GPtrArray *signals; /* Signal* */
   char **extra_env;
+  unsigned long nofile; /* if not 0: sourced's RLIMIT_NOFILE, soft and hard */
   gboolean system_bus; /* a system-type bus; sourced runs with --system */
 } Harness;
 

@@ -446,6 +446,65 @@ test_racing_calls_all_answered (void)
     }
 }
 
+/* ---- Out of descriptors ------------------------------------------------------ */
+
+#define SHORTAGE_SOURCES 60
+
+/* sourced's own shortage of descriptors is no fault of the sources: those
+ * it cannot start wait in "starting" with the reason, nothing is persisted,
+ * the bus is still answered, and a sourced with room runs them all. */
+static void
+test_descriptor_shortage_pauses_nothing (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  guint active = 0, starting = 0;
+
+  for (guint i = 0; i < SHORTAGE_SOURCES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("idle%02u", i);
+      harness_write_definition (h, id, "[Source]\nExec=sleep 100000\nRestartSec=1\n");
+    }
+  h->nofile = 200;
+  harness_start (h, NULL);
+  for (guint i = 0; i < SHORTAGE_SOURCES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("idle%02u", i);
+      g_autofree char *st = harness_get_s (h, id, "Status");
+
+      g_assert_cmpuint (harness_get_t (h, id, "SystemPausedAt"), ==, 0);
+      g_assert_cmpuint (harness_get_t (h, id, "PausedAt"), ==, 0);
+      if (g_str_equal (st, "active"))
+        {
+          g_assert_cmpuint (harness_get_u (h, id, "MainPID"), !=, 0);
+          active++;
+        }
+      else
+        {
+          g_autofree char *err = harness_get_s (h, id, "LastError");
+          g_assert_cmpstr (st, ==, "starting");
+          g_assert_nonnull (strstr (err, "too few file descriptors"));
+          starting++;
+        }
+    }
+  g_test_message ("with 200 descriptors: %u running, %u waiting", active, starting);
+  g_assert_cmpuint (active, >, 10);
+  g_assert_cmpuint (starting, >, 0);
+  /* Still answering, with room for its own work. */
+  harness_source_call_ok (h, "idle00", "Pause");
+  harness_source_call_ok (h, "idle00", "Unpause");
+
+  harness_kill (h, SIGTERM);
+  h->nofile = 0;
+  harness_start (h, NULL);
+  for (guint i = 0; i < SHORTAGE_SOURCES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("idle%02u", i);
+      g_autofree char *st = harness_get_s (h, id, "Status");
+      g_assert_cmpstr (st, ==, "active");
+      g_assert_cmpuint (harness_get_t (h, id, "SystemPausedAt"), ==, 0);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -453,5 +512,6 @@ main (int argc, char **argv)
   g_test_add_func ("/stress/kill9-under-load", test_kill9_under_load);
   g_test_add_func ("/stress/disk-full", test_disk_full);
   g_test_add_func ("/stress/racing-calls-all-answered", test_racing_calls_all_answered);
+  g_test_add_func ("/stress/descriptor-shortage-pauses-nothing", test_descriptor_shortage_pauses_nothing);
   return g_test_run ();
 }
