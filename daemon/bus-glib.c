@@ -95,6 +95,20 @@ bus_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+gboolean
+bus_glib_source_has_input (GSource *source)
+{
+  BusSource *s = (BusSource *) source;
+  struct pollfd p = { sd_bus_get_fd (s->bus), POLLIN, 0 };
+  uint64_t usec = UINT64_MAX;
+
+  /* sd-bus asks for an immediate timeout while its read queue holds
+   * messages. */
+  if (sd_bus_get_timeout (s->bus, &usec) >= 0 && usec == 0)
+    return TRUE;
+  return poll (&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 static void
 bus_source_finalize (GSource *source)
 {

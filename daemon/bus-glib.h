@@ -13,3 +13,8 @@ typedef void (*BusGlibHook) (gpointer user_data);
 
 GSource *bus_glib_source_new (sd_bus *bus, BusGlibHook after_dispatch, BusGlibHook on_disconnect,
                               gpointer user_data);
+
+/* TRUE if a message waits: one sd-bus has read and not dispatched yet, or
+ * bytes on the socket. Work of lower priority (data, launches) checks it
+ * to hand the loop back to the bus at once. */
+gboolean bus_glib_source_has_input (GSource *source);

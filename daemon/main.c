@@ -327,6 +327,7 @@ main (int argc, char **argv)
    * the next turn of any worker's data (default priority) or launch. */
   g_source_set_priority (bus_source, G_PRIORITY_DEFAULT - 10);
   g_source_attach (bus_source, NULL);
+  d->bus_source = bus_source;
 
   g_unix_signal_add (SIGTERM, on_sigterm, d);
   g_unix_signal_add (SIGINT, on_sigterm, d);
@@ -354,6 +355,7 @@ main (int argc, char **argv)
 
   /* No new calls from here on; flush what is still queued (every
    * acknowledged change is on disk already). */
+  d->bus_source = NULL;
   g_source_destroy (bus_source);
   g_source_unref (bus_source);
   if (!commit_flush_sync (d, &error))

@@ -456,6 +456,9 @@ on_input (gint fd, GIOCondition cond, gpointer user_data)
   guint self = p->in_watch;
   gint64 until = g_get_monotonic_time () + WAKEUP_BUDGET_USEC;
 
+  /* Control first: with a call waiting, not even one read. */
+  if (p->cb->should_yield && p->cb->should_yield (p->src))
+    return G_SOURCE_CONTINUE;
   for (int i = 0; p->flowing && p->in_watch == self && (i == 0 || g_get_monotonic_time () < until); i++)
     {
       gssize n = read_some (p);

@@ -41,6 +41,9 @@ typedef struct {
   void (*sink_failed) (Source *src, const char *message);
   /* The run cannot go on (target gone, line too long): stop the worker. */
   void (*broken) (Source *src, const char *message);
+  /* Control waits (a bus message): stop after the read in hand, so that
+   * the loop gets back to the bus; may be NULL. */
+  gboolean (*should_yield) (Source *src);
 } PumpCallbacks;
 
 typedef struct {

@@ -21,6 +21,7 @@ typedef struct CommitBatch CommitBatch;
 /* The daemon's state: one per process, handed to every callback. */
 typedef struct Sourced {
   sd_bus *bus;
+  GSource *bus_source; /* the bus in the main loop (bus-glib.c) */
   Store *store;
   GTree *sources;    /* id -> Source*, in id order (ListSourcesPaged) */
   guint n_sources;   /* not counting removed ones */

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 #include <glib/gstdio.h>
 
+#include "bus-glib.h"
 #include "commit.h"
 #include "fd-limits.h"
 #include "pump.h"
@@ -175,7 +176,14 @@ on_broken (Source *src, const char *message)
     worker_kill (src->worker, SIGKILL);
 }
 
+static gboolean
+control_waits (Source *src)
+{
+  return daemon_ctx->bus_source && bus_glib_source_has_input (daemon_ctx->bus_source);
+}
+
 static const PumpCallbacks pump_callbacks = {
+  .should_yield = control_waits,
   .checkpoint = on_checkpoint,
   .target_bookmark = on_target_bookmark,
   .sink_failed = on_sink_failed,
@@ -392,7 +400,8 @@ on_launch_idle (gpointer user_data)
   Sourced *d = user_data;
   gint64 until = g_get_monotonic_time () + LAUNCH_SLICE_USEC;
 
-  while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until)
+  while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until &&
+         !(d->bus_source && bus_glib_source_has_input (d->bus_source)))
     {
       g_autoptr (Source) src = g_queue_pop_head (&d->launch_queue);
 

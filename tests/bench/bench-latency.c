@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Control while data flows. Starts the real sourced on a private bus with 8
+ * exec sources writing at full speed (`yes` into Sink=/dev/null) and one
+ * idle source, then, for a few seconds, alternates:
+ *   - Pause / Unpause of the idle source (each a durable change), and
+ *   - org.freedesktop.DBus.Peer.Ping to the bus driver itself,
+ * one call at a time, and prints their p50 and p99 round trips, the ratio of
+ * the two p99s, and the bytes the 8 sources delivered a second.
+ *
+ *   build/tests/bench-latency [SECONDS] [--baseline OTHER_SOURCED]
+ *
+ * With --baseline, the same measure is taken with the other binary (the
+ * previous main, say) in the same run, and the throughputs are compared.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../harness.h"
+
+#define N_BUSY 8
+
+typedef struct {
+  double pause_p50, pause_p99, ping_p50, ping_p99;
+  double bytes_per_sec;
+  guint calls;
+} Figures;
+
+static int
+cmp_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static double
+percentile (GArray *a, double p)
+{
+  g_array_sort (a, cmp_double);
+  return a->len ? g_array_index (a, double, MIN ((guint) (a->len * p), a->len - 1)) : 0;
+}
+
+static guint64
+delivered (Harness *h)
+{
+  guint64 sum = 0;
+  for (guint i = 0; i < N_BUSY; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("busy%u", i);
+      sum += harness_get_t (h, id, "BytesDelivered");
+    }
+  return sum;
+}
+
+static double
+timed_call (sd_bus *bus, const char *dest, const char *path, const char *iface, const char *member)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  int r = sd_bus_call_method (bus, dest, path, iface, member, &e, NULL, NULL);
+
+  if (r < 0)
+    g_error ("%s.%s failed: %s", iface, member, e.message);
+  return (g_get_monotonic_time () - t0) / 1000.0;
+}
+
+static Figures
+measure (const char *binary, double seconds)
+{
+  g_autoptr (Harness) h = NULL;
+  g_autoptr (GArray) pauses = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) pings = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree char *ctl = source_path ("ctl");
+  Figures f = { 0 };
+  sd_bus *bus;
+  guint64 b0, b1;
+  gint64 t0, t1, deadline;
+
+  g_setenv ("SOURCED_BINARY", binary, TRUE);
+  h = harness_new ();
+  for (guint i = 0; i < N_BUSY; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("busy%u", i);
+      harness_write_definition (h, id, "[Source]\nExec=yes\nSink=/dev/null\n");
+    }
+  harness_write_definition (h, "ctl", "[Source]\nExec=sleep 100000\n");
+  harness_start (h, NULL);
+  bus = harness_connect (h);
+  g_usleep (G_USEC_PER_SEC / 2); /* let the pipes fill and the pumps settle */
+
+  b0 = delivered (h);
+  t0 = g_get_monotonic_time ();
+  deadline = t0 + (gint64) (seconds * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < deadline)
+    {
+      double t;
+      t = timed_call (bus, "org.sourced.Sourced1", ctl, "org.sourced.Sourced1.Source",
+                      pauses->len % 2 ? "Unpause" : "Pause");
+      g_array_append_val (pauses, t);
+      t = timed_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping");
+      g_array_append_val (pings, t);
+    }
+  b1 = delivered (h);
+  t1 = g_get_monotonic_time ();
+
+  f.calls = pauses->len;
+  f.pause_p50 = percentile (pauses, 0.5);
+  f.pause_p99 = percentile (pauses, 0.99);
+  f.ping_p50 = percentile (pings, 0.5);
+  f.ping_p99 = percentile (pings, 0.99);
+  f.bytes_per_sec = (double) (b1 - b0) / ((t1 - t0) / 1e6);
+  sd_bus_flush_close_unref (bus);
+  return f;
+}
+
+static void
+print_figures (const char *label, const Figures *f)
+{
+  printf ("%-9s Pause/Unpause p50 %.2f ms p99 %.2f ms | driver Ping p50 %.2f ms p99 %.2f ms | "
+          "p99 ratio %.2f | %u calls | 8 sources deliver %.0f MB/s\n",
+          label, f->pause_p50, f->pause_p99, f->ping_p50, f->ping_p99, f->pause_p99 / MAX (f->ping_p99, 0.001),
+          f->calls, f->bytes_per_sec / 1e6);
+}
+
+int
+main (int argc, char **argv)
+{
+  const char *current = g_getenv ("SOURCED_BINARY");
+  const char *baseline = NULL;
+  double seconds = 5;
+  Figures now, before;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--baseline") && i + 1 < argc)
+        baseline = argv[++i];
+      else
+        seconds = g_ascii_strtod (argv[i], NULL);
+    }
+  if (!current)
+    current = "build/daemon/sourced"; /* run from the source tree, as the README says */
+  current = g_strdup (current); /* measure() sets SOURCED_BINARY for the harness */
+  now = measure (current, seconds);
+  print_figures ("this", &now);
+  if (baseline)
+    {
+      before = measure (baseline, seconds);
+      print_figures ("baseline", &before);
+      printf ("throughput of the 8 sources, this / baseline: %.2f\n", now.bytes_per_sec / before.bytes_per_sec);
+    }
+  return 0;
+}
