@@ -19,7 +19,7 @@
 #include "source-bus.h"
 #include "sourced-error.h"
 #include "supervisor.h"
-#include "worker.h"
+#include "spawner.h"
 
 Source *
 sourced_lookup (Sourced *d, const char *id)
@@ -278,7 +278,13 @@ main (int argc, char **argv)
     g_log_set_writer_func (g_log_writer_journald, NULL, NULL);
 
   child_nofile = fd_limits_raise ();
-  worker_set_child_nofile (child_nofile);
+  /* Before any worker's descriptor exists: the helper's table stays small,
+   * which is what makes spawning from it cheap. */
+  if (!spawner_start (child_nofile, &error))
+    {
+      g_critical ("%s", error->message);
+      return EXIT_FAILURE;
+    }
 
   d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
   d->max_message_size = opt_max_message_size ? (guint64) opt_max_message_size : SOURCED_DEFAULT_MAX_MESSAGE_SIZE;

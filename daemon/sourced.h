@@ -47,6 +47,8 @@ typedef struct Sourced {
    * time, so that the bus and the watchdog are served between slices. */
   GQueue launch_queue;
   guint launch_idle;
+  guint launch_count;  /* launched since the queue last ran dry */
+  gint64 launch_since; /* monotonic time the queue started filling */
   guint status_sources; /* STATUS= last said "Supervising N" for N + 1; 0: not said */
 } Sourced;
 

@@ -392,7 +392,7 @@ launch (Source *src)
 /* Launches queued sources for a few milliseconds, then lets the loop serve
  * the bus, the watchdog and the workers already running: starting a
  * thousand workers takes seconds, and nothing may wait that long. */
-#define LAUNCH_SLICE_USEC (5 * 1000)
+#define LAUNCH_SLICE_USEC (10 * 1000)
 
 static gboolean
 on_launch_idle (gpointer user_data)
@@ -411,10 +411,15 @@ on_launch_idle (gpointer user_data)
       if (src->removed || src->run != SOURCE_RUN_STARTING || src->worker)
         continue;
       launch (src);
+      d->launch_count++;
     }
   if (!g_queue_is_empty (&d->launch_queue))
     return G_SOURCE_CONTINUE;
   d->launch_idle = 0;
+  if (d->launch_count > 1)
+    g_message ("Launched %u sources in %.2f s", d->launch_count,
+               (g_get_monotonic_time () - d->launch_since) / (double) G_USEC_PER_SEC);
+  d->launch_count = 0;
   /* Only when the text changes (start, reload, a source more or less): a
    * datagram per Start would cost a syscall each, and a reader that falls
    * behind would block sd_notify. */
@@ -435,7 +440,10 @@ enqueue_launch (Sourced *d, Source *src)
   g_queue_push_tail (&d->launch_queue, source_ref (src));
   /* Below the bus (default priority): a call waiting is answered first. */
   if (!d->launch_idle)
-    d->launch_idle = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_launch_idle, d, NULL);
+    {
+      d->launch_since = g_get_monotonic_time ();
+      d->launch_idle = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_launch_idle, d, NULL);
+    }
 }
 
 guint

@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 
 #include "sourced-error.h"
+#include "spawner.h"
 
 #define STDERR_LINE_MAX 1024
 
@@ -20,8 +21,8 @@ struct Worker {
   char *log_tag; /* "<id>" or "<id> (target)" */
   int stdin_fd;
   int stdout_fd;
-  GPid pid;
-  guint child_watch;
+  pid_t pid;
+  gboolean watching; /* its exit is still to come */
   int stderr_fd;
   guint stderr_watch;
   GString *stderr_partial;
@@ -32,43 +33,6 @@ struct Worker {
   WorkerExitFunc on_exit;
   gpointer user_data;
 };
-
-/* The soft descriptor limit sourced was started with, for its workers:
- * set once at start, before any worker runs. */
-static rlim_t child_nofile = RLIM_INFINITY;
-
-void
-worker_set_child_nofile (rlim_t soft)
-{
-  child_nofile = soft;
-}
-
-static void
-child_setup (gpointer user_data)
-{
-  pid_t parent = GPOINTER_TO_INT (user_data);
-  struct rlimit rl;
-
-  /* Own process group, so Stop reaches everything the worker started. */
-  setpgid (0, 0);
-  /* Never outlive sourced, even if it is killed with SIGKILL. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid () != parent)
-    _exit (127);
-  /* GLib leaves these as it found them; a worker wants the defaults. */
-  sigset_t all;
-  sigemptyset (&all);
-  sigprocmask (SIG_SETMASK, &all, NULL);
-  signal (SIGPIPE, SIG_DFL);
-  /* sourced raised its own soft limit; a worker gets the usual one, as
-   * systemd gives it to the services it starts (select() breaks past
-   * 1024). */
-  if (child_nofile != RLIM_INFINITY && getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > child_nofile)
-    {
-      rl.rlim_cur = child_nofile;
-      setrlimit (RLIMIT_NOFILE, &rl);
-    }
-}
 
 static void
 log_stderr_line (Worker *w, const char *line)
@@ -139,21 +103,46 @@ drain_stderr (Worker *w)
 }
 
 static void
-on_child_exit (GPid pid, gint wait_status, gpointer user_data)
+on_child_exit (pid_t pid, int wait_status, gpointer user_data)
 {
   Worker *w = user_data;
 
-  w->child_watch = 0;
+  w->watching = FALSE;
   w->exited = TRUE;
   drain_stderr (w);
   /* Whatever the main process left behind in its group goes with it. */
   if (kill (-w->pid, SIGKILL) < 0 && errno != ESRCH)
     g_debug ("%s: could not kill the rest of process group %d: %s", w->source_id, w->pid, g_strerror (errno));
-  g_spawn_close_pid (pid);
   if (w->detached)
     worker_free (w);
   else
     w->on_exit (w, wait_status, w->user_data);
+}
+
+/* A pipe for the worker's end @child_end (0 read, 1 write); *ours gets the
+ * other end, non-blocking. Both close-on-exec. */
+static gboolean
+make_pipe (int *ours, int *theirs, int child_end)
+{
+  int p[2];
+
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return FALSE;
+  *theirs = p[child_end];
+  *ours = p[1 - child_end];
+  g_unix_set_fd_nonblocking (*ours, TRUE, NULL);
+  return TRUE;
+}
+
+static void
+close_all (int *fds, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    if (fds[i] >= 0)
+      {
+        close (fds[i]);
+        fds[i] = -1;
+      }
 }
 
 Worker *
@@ -163,10 +152,11 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) argv = NULL;
   g_autoptr (GError) local = NULL;
-  GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH;
   Worker *w;
-  GPid pid;
-  int in_fd = -1, out_fd = -1, err_fd = -1;
+  pid_t pid;
+  int ours[3] = { -1, -1, -1 };   /* stdin (write), stdout (read), stderr (read) */
+  int theirs[3] = { -1, -1, -1 }; /* the worker's 0, 1, 2 */
+  gboolean ok;
 
   if (!g_shell_parse_argv (spec->command_line, NULL, &parsed, &local))
     {
@@ -178,31 +168,41 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
   if (spec->extra_args)
     g_strv_builder_addv (builder, (const char **) spec->extra_args);
   argv = g_strv_builder_end (builder);
-  if (!spec->stdin_pipe)
-    flags |= G_SPAWN_STDIN_FROM_DEV_NULL;
-  if (!spec->stdout_pipe)
-    flags |= G_SPAWN_STDOUT_TO_DEV_NULL;
-  if (!g_spawn_async_with_pipes (NULL, argv, NULL, flags, child_setup, GINT_TO_POINTER (getpid ()), &pid,
-                                 spec->stdin_pipe ? &in_fd : NULL, spec->stdout_pipe ? &out_fd : NULL, &err_fd,
-                                 &local))
+
+  ok = (spec->stdin_pipe ? make_pipe (&ours[0], &theirs[0], 0)
+                         : (theirs[0] = open ("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) &&
+       (spec->stdout_pipe ? make_pipe (&ours[1], &theirs[1], 1)
+                          : (theirs[1] = open ("/dev/null", O_WRONLY | O_CLOEXEC)) >= 0) &&
+       make_pipe (&ours[2], &theirs[2], 1);
+  if (!ok)
     {
-      /* Out of descriptors or processes (fork's EAGAIN: TasksMax) is
-       * sourced's own shortage, not the worker's fault. */
-      gboolean shortage = g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
-                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE) ||
-                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_NFILE) ||
-                          strstr (local->message, g_strerror (EMFILE)) || strstr (local->message, g_strerror (ENFILE));
-      g_set_error (error, SOURCED_ERROR, shortage ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
-                   "cannot run '%s': %s", argv[0], local->message);
+      int err = errno;
+      close_all (ours, 3);
+      close_all (theirs, 3);
+      g_set_error (error, SOURCED_ERROR,
+                   err == EMFILE || err == ENFILE ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
+                   "cannot run '%s': cannot make its pipes: %s", argv[0], g_strerror (err));
       return NULL;
     }
-  /* Also from this side, so a kill right after spawn reaches the group. */
-  setpgid (pid, pid);
   /* stderr carries log lines, read as they come: one page is plenty, and
    * every page counts against the user's pipe budget
    * (/proc/sys/fs/pipe-user-pages-soft), which a thousand workers of the
    * unprivileged sourced user would otherwise use up. */
-  (void) fcntl (err_fd, F_SETPIPE_SZ, 4096);
+  (void) fcntl (ours[2], F_SETPIPE_SZ, 4096);
+
+  pid = spawner_spawn ((const char *const *) argv, theirs, &local);
+  close_all (theirs, 3);
+  if (pid == 0)
+    {
+      /* Out of descriptors or processes (fork's EAGAIN: TasksMax) is
+       * sourced's own shortage, not the worker's fault. */
+      gboolean shortage = g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
+                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE);
+      close_all (ours, 3);
+      g_set_error (error, SOURCED_ERROR, shortage ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
+                   "cannot run '%s': %s", argv[0], local->message);
+      return NULL;
+    }
 
   w = g_new0 (Worker, 1);
   w->source_id = g_strdup (spec->source_id);
@@ -211,17 +211,13 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
   w->on_exit = on_exit;
   w->user_data = user_data;
   w->started = g_get_monotonic_time ();
-  w->stdin_fd = in_fd;
-  w->stdout_fd = out_fd;
-  if (in_fd >= 0)
-    g_unix_set_fd_nonblocking (in_fd, TRUE, NULL);
-  if (out_fd >= 0)
-    g_unix_set_fd_nonblocking (out_fd, TRUE, NULL);
-  w->stderr_fd = err_fd;
+  w->stdin_fd = ours[0];
+  w->stdout_fd = ours[1];
+  w->stderr_fd = ours[2];
   w->stderr_partial = g_string_new (NULL);
-  g_unix_set_fd_nonblocking (err_fd, TRUE, NULL);
-  w->stderr_watch = g_unix_fd_add (err_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
-  w->child_watch = g_child_watch_add (pid, on_child_exit, w);
+  w->stderr_watch = g_unix_fd_add (w->stderr_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
+  w->watching = TRUE;
+  spawner_watch (pid, on_child_exit, w);
   return w;
 }
 
@@ -282,7 +278,7 @@ worker_free (Worker *w)
 {
   if (!w)
     return;
-  g_assert (w->child_watch == 0);
+  g_assert (!w->watching);
   if (w->stderr_watch)
     g_source_remove (w->stderr_watch);
   if (w->stderr_fd >= 0)

@@ -25,10 +25,6 @@ typedef struct {
   gboolean stdout_pipe;
 } WorkerSpec;
 
-/* The soft RLIMIT_NOFILE every worker starts with (the one sourced was
- * given, before it raised its own). */
-void worker_set_child_nofile (rlim_t soft);
-
 Worker *worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error);
 /* The pipe ends, non-blocking and close-on-exec; the caller owns them. */
 int worker_steal_stdin_fd (Worker *worker);

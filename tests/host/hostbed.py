@@ -153,6 +153,10 @@ class Host:
                                                                  r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
         return r
 
+    def spawn(self, cmd, user=None):
+        """Starts `cmd` inside and returns the Popen (stdout piped)."""
+        return subprocess.Popen(self.argv(cmd, user), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def out(self, cmd, user=None, timeout=60):
         return self.run(cmd, user=user, timeout=timeout).stdout.strip()
 

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "spawner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#define REQUEST_MAX (64 * 1024)
+
+/* Helper -> sourced. */
+typedef enum {
+  REPLY_SPAWNED = 1, /* pid runs (its exec succeeded) */
+  REPLY_FAILED,      /* value: errno; stage: 0 fork, 1 exec */
+  REPLY_EXITED,      /* pid ended; value: its wait status */
+} ReplyType;
+
+typedef struct {
+  gint32 type;
+  gint32 pid;
+  gint32 value;
+  gint32 stage;
+} Reply;
+
+typedef struct {
+  SpawnerExitFunc func;
+  gpointer user_data;
+} Watch;
+
+/* sourced's end: set once by spawner_start(). */
+static int helper_sock = -1;
+static GHashTable *watches;   /* pid -> Watch* */
+static GArray *early_exits;   /* Reply: exits read while waiting for a reply */
+static guint early_exits_idle;
+
+/* ---- The helper (a forked child; no GLib from here on) --------------------- */
+
+static void
+send_reply (int sock, gint32 type, gint32 pid, gint32 value, gint32 stage)
+{
+  Reply r = { type, pid, value, stage };
+
+  while (send (sock, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR)
+    ;
+}
+
+static void
+exec_child (char **argv, const int *fds, rlim_t nofile, int err_fd, pid_t helper)
+{
+  sigset_t none;
+  struct rlimit rl;
+  int err;
+
+  /* Own process group, so Stop reaches everything the worker starts. */
+  setpgid (0, 0);
+  /* Never outlive the helper, which never outlives sourced. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != helper)
+    _exit (127);
+  for (int sig = 1; sig < NSIG; sig++)
+    signal (sig, SIG_DFL);
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > nofile)
+    {
+      rl.rlim_cur = nofile;
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+  for (int i = 0; i < 3; i++)
+    if (dup2 (fds[i], i) < 0)
+      goto fail;
+  execvp (argv[0], argv);
+fail:
+  err = errno;
+  (void) !write (err_fd, &err, sizeof err);
+  _exit (127);
+}
+
+static void
+spawn_one (int sock, char *buf, size_t len, const int *fds, rlim_t nofile)
+{
+  char *argv[1024];
+  size_t n = 0;
+  int err_pipe[2];
+  pid_t pid;
+  int err = 0;
+  ssize_t got;
+
+  for (size_t at = 0; at < len && n < G_N_ELEMENTS (argv) - 1; at += strlen (buf + at) + 1)
+    argv[n++] = buf + at;
+  argv[n] = NULL;
+  if (n == 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+    {
+      send_reply (sock, REPLY_FAILED, 0, n == 0 ? EINVAL : errno, 0);
+      return;
+    }
+  pid = fork ();
+  if (pid == 0)
+    exec_child (argv, fds, nofile, err_pipe[1], getppid ());
+  close (err_pipe[1]);
+  if (pid < 0)
+    {
+      send_reply (sock, REPLY_FAILED, 0, errno, 0);
+      close (err_pipe[0]);
+      return;
+    }
+  /* Closed by a successful exec; a failed one writes its errno first. */
+  do
+    got = read (err_pipe[0], &err, sizeof err);
+  while (got < 0 && errno == EINTR);
+  close (err_pipe[0]);
+  if (got == sizeof err)
+    {
+      waitpid (pid, NULL, 0);
+      send_reply (sock, REPLY_FAILED, 0, err, 1);
+    }
+  else
+    send_reply (sock, REPLY_SPAWNED, pid, 0, 0);
+}
+
+static void
+reap (int sock)
+{
+  pid_t pid;
+  int status;
+
+  while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
+    send_reply (sock, REPLY_EXITED, pid, status, 0);
+}
+
+G_GNUC_NORETURN static void
+helper_main (int sock, pid_t parent, rlim_t nofile)
+{
+  static char buf[REQUEST_MAX];
+  sigset_t chld;
+  int sfd;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid () != parent)
+    _exit (0);
+  prctl (PR_SET_NAME, "sourced-spawn");
+  signal (SIGPIPE, SIG_IGN);
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_BLOCK, &chld, NULL);
+  sfd = signalfd (-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0)
+    _exit (1);
+
+  for (;;)
+    {
+      struct pollfd p[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+      char control[CMSG_SPACE (3 * sizeof (int))];
+      struct iovec iov = { buf, sizeof buf - 1 };
+      struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+                            .msg_controllen = sizeof control };
+      struct cmsghdr *cmsg;
+      int fds[3] = { -1, -1, -1 };
+      ssize_t n;
+
+      if (poll (p, 2, -1) < 0)
+        continue;
+      if (p[1].revents)
+        {
+          struct signalfd_siginfo si;
+          while (read (sfd, &si, sizeof si) > 0)
+            ;
+          reap (sock);
+        }
+      if (!p[0].revents)
+        continue;
+      n = recvmsg (sock, &msg, MSG_CMSG_CLOEXEC);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+        _exit (0); /* sourced is gone */
+      if (n < 0)
+        continue;
+      for (cmsg = CMSG_FIRSTHDR (&msg); cmsg; cmsg = CMSG_NXTHDR (&msg, cmsg))
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS &&
+            cmsg->cmsg_len == CMSG_LEN (3 * sizeof (int)))
+          memcpy (fds, CMSG_DATA (cmsg), sizeof fds);
+      buf[n] = '\0';
+      if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+        send_reply (sock, REPLY_FAILED, 0, EBADF, 0);
+      else
+        spawn_one (sock, buf, (size_t) n, fds, nofile);
+      for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+          close (fds[i]);
+      /* No reap here: waitpid(-1) walks every child, and SIGCHLD keeps
+       * the signalfd readable until the next poll anyway. */
+    }
+}
+
+/* ---- sourced's side ------------------------------------------------------- */
+
+static void
+dispatch_exit (const Reply *r)
+{
+  Watch *w = g_hash_table_lookup (watches, GINT_TO_POINTER (r->pid));
+  Watch copy;
+
+  if (!w)
+    return;
+  copy = *w;
+  g_hash_table_remove (watches, GINT_TO_POINTER (r->pid));
+  copy.func (r->pid, r->value, copy.user_data);
+}
+
+static gboolean
+on_early_exits (gpointer user_data)
+{
+  g_autoptr (GArray) exits = g_steal_pointer (&early_exits);
+
+  early_exits_idle = 0;
+  for (guint i = 0; exits && i < exits->len; i++)
+    dispatch_exit (&g_array_index (exits, Reply, i));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+keep_exit (const Reply *r)
+{
+  if (!early_exits)
+    early_exits = g_array_new (FALSE, FALSE, sizeof (Reply));
+  g_array_append_val (early_exits, *r);
+  if (!early_exits_idle)
+    early_exits_idle = g_idle_add (on_early_exits, NULL);
+}
+
+static gboolean
+on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
+{
+  Reply r;
+  ssize_t n;
+
+  while ((n = recv (fd, &r, sizeof r, MSG_DONTWAIT)) == sizeof r)
+    {
+      if (r.type == REPLY_EXITED)
+        dispatch_exit (&r);
+    }
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+    {
+      /* Without it no worker can start or be reaped: systemd restarts us. */
+      g_critical ("The spawn helper is gone (%s); exiting", n == 0 ? "end of file" : g_strerror (errno));
+      _exit (1);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+spawner_start (rlim_t child_nofile, GError **error)
+{
+  int sv[2];
+  pid_t parent = getpid (), pid;
+
+  g_return_val_if_fail (helper_sock < 0, FALSE);
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    {
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "Cannot create the spawn helper's socket: %s",
+                   g_strerror (errno));
+      return FALSE;
+    }
+  pid = fork ();
+  if (pid < 0)
+    {
+      int err = errno;
+      close (sv[0]);
+      close (sv[1]);
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK, "Cannot fork the spawn helper: %s", g_strerror (err));
+      return FALSE;
+    }
+  if (pid == 0)
+    {
+      close (sv[0]);
+      helper_main (sv[1], parent, child_nofile);
+    }
+  close (sv[1]);
+  helper_sock = sv[0];
+  watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  g_unix_fd_add (helper_sock, G_IO_IN | G_IO_HUP | G_IO_ERR, on_helper_readable, NULL);
+  return TRUE;
+}
+
+pid_t
+spawner_spawn (const char *const *argv, const int fds[3], GError **error)
+{
+  g_autoptr (GString) req = g_string_new (NULL);
+  char control[CMSG_SPACE (3 * sizeof (int))] = { 0 };
+  struct iovec iov;
+  struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+  struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
+  Reply r;
+  ssize_t n;
+
+  g_return_val_if_fail (helper_sock >= 0, 0);
+  for (guint i = 0; argv[i]; i++)
+    g_string_append_len (req, argv[i], (gssize) strlen (argv[i]) + 1);
+  if (req->len == 0 || req->len >= REQUEST_MAX)
+    {
+      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_TOO_BIG, "The command line is empty or too long");
+      return 0;
+    }
+  iov.iov_base = req->str;
+  iov.iov_len = req->len;
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN (3 * sizeof (int));
+  memcpy (CMSG_DATA (cmsg), fds, 3 * sizeof (int));
+  do
+    n = sendmsg (helper_sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    {
+      int err = errno;
+      g_set_error (error, G_SPAWN_ERROR, err == EMFILE || err == ENFILE ? G_SPAWN_ERROR_MFILE : G_SPAWN_ERROR_FAILED,
+                   "Cannot reach the spawn helper: %s", g_strerror (err));
+      return 0;
+    }
+  /* The answer comes in a moment (the helper forks and waits for the
+   * exec); exits that arrive first are kept for the main loop. */
+  for (;;)
+    {
+      do
+        n = recv (helper_sock, &r, sizeof r, 0);
+      while (n < 0 && errno == EINTR);
+      if (n != sizeof r)
+        {
+          g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "The spawn helper did not answer");
+          return 0;
+        }
+      if (r.type == REPLY_EXITED)
+        {
+          keep_exit (&r);
+          continue;
+        }
+      break;
+    }
+  if (r.type == REPLY_SPAWNED)
+    return r.pid;
+  if (r.stage == 0)
+    g_set_error (error, G_SPAWN_ERROR, r.value == EMFILE || r.value == ENFILE ? G_SPAWN_ERROR_MFILE : G_SPAWN_ERROR_FORK,
+                 "Failed to fork (%s)", g_strerror (r.value));
+  else
+    g_set_error (error, G_SPAWN_ERROR, r.value == ENOENT ? G_SPAWN_ERROR_NOENT : G_SPAWN_ERROR_FAILED,
+                 "Failed to execute child process “%s” (%s)", argv[0], g_strerror (r.value));
+  return 0;
+}
+
+void
+spawner_watch (pid_t pid, SpawnerExitFunc func, gpointer user_data)
+{
+  Watch *w = g_new (Watch, 1);
+
+  w->func = func;
+  w->user_data = user_data;
+  g_hash_table_replace (watches, GINT_TO_POINTER (pid), w);
+}
+
+void
+spawner_unwatch (pid_t pid)
+{
+  if (watches)
+    g_hash_table_remove (watches, GINT_TO_POINTER (pid));
+}

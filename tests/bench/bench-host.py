@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Start-up figures on the booted host (tests/host): systemd starts sourced
+with 1,000 continuous sources (/bin/sleep), and, in the same container and
+run, a bare posix_spawn loop starts 1,000 /bin/sleep as the same user.
+
+Prints, for each of ROUNDS rounds and as medians:
+  - the time until all 1,000 workers run, as a ratio to the bare loop's;
+  - the longest gap between Peer.Ping answers from sourced meanwhile;
+and then starts 10,000 sources and says how many run, how many wait for
+descriptors, how many the daemon paused (none, it must be), and how many
+descriptors a running source costs.
+
+  python3 tests/bench/bench-host.py BUILD_DIR [ROUNDS]   (as root; BUILD_DIR
+  configured with --prefix=/usr)
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "host"))
+from hostbed import Host  # noqa: E402
+
+DEFS = "/etc/sourced/sources.d"
+
+SPAWN_LOOP = r"""
+import os, signal, sys, time
+n = int(sys.argv[1])
+t0 = time.monotonic()
+pids = [os.posix_spawn("/bin/sleep", ["sleep", "100000"], os.environ) for _ in range(n)]
+t1 = time.monotonic()
+for p in pids:
+    os.kill(p, signal.SIGKILL)
+for p in pids:
+    os.waitpid(p, 0)
+print("%.4f" % (t1 - t0))
+"""
+
+
+def status(host):
+    return host.out("systemctl show -p StatusText --value sourced.service")
+
+
+def start_and_time(host, n, seconds_hint):
+    """systemctl start, then the time until STATUS says every worker is
+    launched; ping-gaps runs meanwhile."""
+    t0 = time.monotonic()
+    host.run("systemctl start sourced.service", timeout=120)
+    ready = time.monotonic() - t0
+    pinger = host.spawn("ping-gaps --system org.sourced.Sourced1 %.1f" % seconds_hint)
+    while not status(host).startswith("Supervising %d sources" % n):
+        if time.monotonic() - t0 > 300:
+            raise SystemExit("sourced did not launch %d workers in 300 s: %s" % (n, status(host)))
+        time.sleep(0.02)
+    total = time.monotonic() - t0
+    out, _ = pinger.communicate(timeout=seconds_hint + 30)
+    f = out.split()
+    return total, ready, float(f[3]), int(f[1])
+
+
+def main():
+    build = os.path.abspath(sys.argv[1])
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    host = Host(build, name="sourced-bench")
+    host.prepare()
+    host.copy_in(os.path.join(build, "tests", "ping-gaps"), "/usr/local/bin/ping-gaps", 0o755)
+    host.boot()
+    try:
+        for i in range(1000):
+            host.write("%s/idle%05d.source" % (DEFS, i), "[Source]\nExec=/bin/sleep 100000\n")
+        host.write("/usr/local/lib/spawn-loop.py", SPAWN_LOOP)
+        host.run("systemd-sysusers")  # the user exists before the first start
+        ratios, gaps = [], []
+        for r in range(rounds):
+            bare = float(host.out("setpriv --reuid sourced --regid sourced --clear-groups "
+                                  "python3 /usr/local/lib/spawn-loop.py 1000", timeout=120))
+            total, ready, gap, answers = start_and_time(host, 1000, 4.0)
+            ratios.append(total / bare)
+            gaps.append(gap)
+            print("round %d: bare posix_spawn loop %.2f s (%.2f ms a process); sourced READY after %.2f s, "
+                  "all 1,000 running after %.2f s: ratio %.2f; longest Ping gap %.1f ms (%d answers)"
+                  % (r + 1, bare, bare, ready, total, total / bare, gap, answers), flush=True)
+            host.run("systemctl stop sourced.service", timeout=120)
+        print("median of %d: start ratio %.2f (target <= 1.5), longest Ping gap %.1f ms (target < 50)"
+              % (rounds, statistics.median(ratios), statistics.median(gaps)), flush=True)
+
+        # 10,000: what runs, what waits, what it costs.
+        for i in range(1000, 10000):
+            host.write("%s/idle%05d.source" % (DEFS, i), "[Source]\nExec=/bin/sleep 100000\n")
+        t0 = time.monotonic()
+        host.run("systemctl start sourced.service", timeout=300)
+        while not status(host).startswith("Supervising 10000 sources"):
+            if time.monotonic() - t0 > 600:
+                break
+            time.sleep(0.2)
+        took = time.monotonic() - t0
+        rows = json.loads(host.out("sourcectl --system list --json", timeout=600))
+        running = sum(1 for x in rows if x["status"] == "active" and x["main_pid"])
+        waiting = sum(1 for x in rows if x["status"] == "starting")
+        paused = sum(1 for x in rows if x["system_paused_at"] or x["paused_at"])
+        pid = host.out("systemctl show -p MainPID --value sourced.service")
+        fds = int(host.out("ls /proc/%s/fd | wc -l" % pid))
+        limit = host.out("grep 'open files' /proc/%s/limits" % pid).split()[3]
+        tasks = host.out("systemctl show -p TasksCurrent --value sourced.service")
+        print("10,000 sources: %d running, %d waiting for descriptors, %d paused by the daemon, after %.1f s; "
+              "sourced holds %d descriptors (limit %s): %.2f a running source; %s tasks"
+              % (running, waiting, paused, took, fds, limit, fds / max(running, 1), tasks), flush=True)
+    finally:
+        host.teardown()
+
+
+if __name__ == "__main__":
+    main()
