@@ -12,6 +12,7 @@
 #include <glib/gstdio.h>
 
 #include "clock.h"
+#include "io-watch.h"
 #include "singer.h"
 #include "sink-rules.h"
 #include "source.h"
@@ -100,7 +101,7 @@ clear_watch (guint *id)
 {
   if (*id)
     {
-      g_source_remove (*id);
+      io_watch_remove (*id);
       *id = 0;
     }
 }
@@ -515,12 +516,12 @@ update_watches (Pump *p)
     {
       clear_watch (&p->in_watch);
       if (to_target && !p->target_in_watch)
-        p->target_in_watch = g_unix_fd_add (p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
+        p->target_in_watch = io_watch_add (p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
       return;
     }
   clear_watch (&p->target_in_watch);
   if (p->in_fd >= 0 && !p->in_watch && !p->finishing)
-    p->in_watch = g_unix_fd_add (p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
+    p->in_watch = io_watch_add (p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
 }
 
 /* After a failure, the file is opened again: whoever made room may have
@@ -684,7 +685,7 @@ open_target (Pump *p, const char *command_line, GError **error)
   p->target = w;
   p->target_in = worker_steal_stdin_fd (w);
   p->target_out = worker_steal_stdout_fd (w);
-  p->target_out_watch = g_unix_fd_add (p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
+  p->target_out_watch = io_watch_add (p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
   return TRUE;
 }
 

@@ -28,7 +28,10 @@ typedef struct {
   gint32 pid;
   gint32 value;
   gint32 stage;
+  guint32 id; /* of the request answered (REPLY_SPAWNED, REPLY_FAILED) */
 } Reply;
+
+/* A request: its id, then the command line's strings, each ended by NUL. */
 
 typedef struct {
   SpawnerExitFunc func;
@@ -39,25 +42,30 @@ typedef struct {
 static int helper_sock = -1;
 static GHashTable *watches;   /* pid -> Watch* */
 static GArray *early_exits;   /* Reply: exits read while waiting for a reply */
+static GArray *early_answers; /* Reply: answers read while waiting for another one */
+static guint32 last_id;
 static guint early_exits_idle;
 
 /* ---- The helper (a forked child; no GLib from here on) --------------------- */
 
 static void
-send_reply (int sock, gint32 type, gint32 pid, gint32 value, gint32 stage)
+send_reply (int sock, guint32 id, gint32 type, gint32 pid, gint32 value, gint32 stage)
 {
-  Reply r = { type, pid, value, stage };
+  Reply r = { type, pid, value, stage, id };
 
   while (send (sock, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR)
     ;
 }
 
+/* The child's side, between vfork() and exec: it shares the helper's
+ * memory until then, so it only makes system calls and writes its errno
+ * where the helper will read it. The helper's RLIMIT_NOFILE is the
+ * workers' already, and it has no signal handlers (those die with the
+ * exec): only SIGPIPE's disposition and the mask need resetting. */
 static void
-exec_child (char **argv, const int *fds, rlim_t nofile, int err_fd, pid_t helper)
+exec_child (char **argv, const int *fds, pid_t helper, volatile int *exec_errno)
 {
   sigset_t none;
-  struct rlimit rl;
-  int err;
 
   /* Own process group, so Stop reaches everything the worker starts. */
   setpgid (0, 0);
@@ -65,65 +73,49 @@ exec_child (char **argv, const int *fds, rlim_t nofile, int err_fd, pid_t helper
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   if (getppid () != helper)
     _exit (127);
-  for (int sig = 1; sig < NSIG; sig++)
-    signal (sig, SIG_DFL);
+  signal (SIGPIPE, SIG_DFL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > nofile)
-    {
-      rl.rlim_cur = nofile;
-      setrlimit (RLIMIT_NOFILE, &rl);
-    }
   for (int i = 0; i < 3; i++)
     if (dup2 (fds[i], i) < 0)
       goto fail;
   execvp (argv[0], argv);
 fail:
-  err = errno;
-  (void) !write (err_fd, &err, sizeof err);
+  *exec_errno = errno;
   _exit (127);
 }
 
 static void
-spawn_one (int sock, char *buf, size_t len, const int *fds, rlim_t nofile)
+spawn_one (int sock, guint32 id, char *buf, size_t len, const int *fds)
 {
   char *argv[1024];
   size_t n = 0;
-  int err_pipe[2];
+  volatile int exec_errno = 0;
+  pid_t helper = getpid ();
   pid_t pid;
-  int err = 0;
-  ssize_t got;
 
   for (size_t at = 0; at < len && n < G_N_ELEMENTS (argv) - 1; at += strlen (buf + at) + 1)
     argv[n++] = buf + at;
   argv[n] = NULL;
-  if (n == 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+  if (n == 0)
     {
-      send_reply (sock, REPLY_FAILED, 0, n == 0 ? EINVAL : errno, 0);
+      send_reply (sock, id, REPLY_FAILED, 0, EINVAL, 0);
       return;
     }
-  pid = fork ();
+  /* vfork: no copy of the helper's page tables, and the helper waits
+   * until the exec has happened or failed, which is what it reports. */
+  pid = vfork ();
   if (pid == 0)
-    exec_child (argv, fds, nofile, err_pipe[1], getppid ());
-  close (err_pipe[1]);
+    exec_child (argv, fds, helper, &exec_errno);
   if (pid < 0)
-    {
-      send_reply (sock, REPLY_FAILED, 0, errno, 0);
-      close (err_pipe[0]);
-      return;
-    }
-  /* Closed by a successful exec; a failed one writes its errno first. */
-  do
-    got = read (err_pipe[0], &err, sizeof err);
-  while (got < 0 && errno == EINTR);
-  close (err_pipe[0]);
-  if (got == sizeof err)
+    send_reply (sock, id, REPLY_FAILED, 0, errno, 0);
+  else if (exec_errno)
     {
       waitpid (pid, NULL, 0);
-      send_reply (sock, REPLY_FAILED, 0, err, 1);
+      send_reply (sock, id, REPLY_FAILED, 0, exec_errno, 1);
     }
   else
-    send_reply (sock, REPLY_SPAWNED, pid, 0, 0);
+    send_reply (sock, id, REPLY_SPAWNED, pid, 0, 0);
 }
 
 static void
@@ -133,7 +125,7 @@ reap (int sock)
   int status;
 
   while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
-    send_reply (sock, REPLY_EXITED, pid, status, 0);
+    send_reply (sock, 0, REPLY_EXITED, pid, status, 0);
 }
 
 G_GNUC_NORETURN static void
@@ -148,6 +140,15 @@ helper_main (int sock, pid_t parent, rlim_t nofile)
     _exit (0);
   prctl (PR_SET_NAME, "sourced-spawn");
   signal (SIGPIPE, SIG_IGN);
+  /* What every worker starts with; the helper needs a handful. */
+  {
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > nofile)
+      {
+        rl.rlim_cur = nofile;
+        setrlimit (RLIMIT_NOFILE, &rl);
+      }
+  }
   sigemptyset (&chld);
   sigaddset (&chld, SIGCHLD);
   sigprocmask (SIG_BLOCK, &chld, NULL);
@@ -187,10 +188,14 @@ helper_main (int sock, pid_t parent, rlim_t nofile)
             cmsg->cmsg_len == CMSG_LEN (3 * sizeof (int)))
           memcpy (fds, CMSG_DATA (cmsg), sizeof fds);
       buf[n] = '\0';
+      if (n < (ssize_t) sizeof (guint32))
+        _exit (1); /* not sourced talking */
+      guint32 id;
+      memcpy (&id, buf, sizeof id);
       if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
-        send_reply (sock, REPLY_FAILED, 0, EBADF, 0);
+        send_reply (sock, id, REPLY_FAILED, 0, EBADF, 0);
       else
-        spawn_one (sock, buf, (size_t) n, fds, nofile);
+        spawn_one (sock, id, buf + sizeof id, (size_t) n - sizeof id, fds);
       for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
           close (fds[i]);
@@ -289,21 +294,22 @@ spawner_start (rlim_t child_nofile, GError **error)
   return TRUE;
 }
 
-pid_t
-spawner_spawn (const char *const *argv, const int fds[3], GError **error)
+guint32
+spawner_send (const char *const *argv, const int fds[3], GError **error)
 {
   g_autoptr (GString) req = g_string_new (NULL);
+  guint32 id = ++last_id ? last_id : ++last_id; /* never 0 */
   char control[CMSG_SPACE (3 * sizeof (int))] = { 0 };
   struct iovec iov;
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
   struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
-  Reply r;
   ssize_t n;
 
   g_return_val_if_fail (helper_sock >= 0, 0);
+  g_string_append_len (req, (const char *) &id, sizeof id);
   for (guint i = 0; argv[i]; i++)
     g_string_append_len (req, argv[i], (gssize) strlen (argv[i]) + 1);
-  if (req->len == 0 || req->len >= REQUEST_MAX)
+  if (req->len == sizeof id || req->len >= REQUEST_MAX)
     {
       g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_TOO_BIG, "The command line is empty or too long");
       return 0;
@@ -324,9 +330,34 @@ spawner_spawn (const char *const *argv, const int fds[3], GError **error)
                    "Cannot reach the spawn helper: %s", g_strerror (err));
       return 0;
     }
+  return id;
+}
+
+/* An answer read earlier, while waiting for another one. */
+static gboolean
+take_early_answer (guint32 id, Reply *r)
+{
+  for (guint i = 0; early_answers && i < early_answers->len; i++)
+    if (g_array_index (early_answers, Reply, i).id == id)
+      {
+        *r = g_array_index (early_answers, Reply, i);
+        g_array_remove_index_fast (early_answers, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+pid_t
+spawner_receive (guint32 id, const char *argv0, GError **error)
+{
+  Reply r;
+  ssize_t n;
+
   /* The answer comes in a moment (the helper forks and waits for the
-   * exec); exits that arrive first are kept for the main loop. */
-  for (;;)
+   * exec); exits that arrive first are kept for the main loop, and so are
+   * the answers to other requests (a target spawned in the middle of a
+   * batch of workers). */
+  while (!take_early_answer (id, &r))
     {
       do
         n = recv (helper_sock, &r, sizeof r, 0);
@@ -337,11 +368,15 @@ spawner_spawn (const char *const *argv, const int fds[3], GError **error)
           return 0;
         }
       if (r.type == REPLY_EXITED)
+        keep_exit (&r);
+      else if (r.id == id)
+        break;
+      else
         {
-          keep_exit (&r);
-          continue;
+          if (!early_answers)
+            early_answers = g_array_new (FALSE, FALSE, sizeof (Reply));
+          g_array_append_val (early_answers, r);
         }
-      break;
     }
   if (r.type == REPLY_SPAWNED)
     return r.pid;
@@ -350,8 +385,16 @@ spawner_spawn (const char *const *argv, const int fds[3], GError **error)
                  "Failed to fork (%s)", g_strerror (r.value));
   else
     g_set_error (error, G_SPAWN_ERROR, r.value == ENOENT ? G_SPAWN_ERROR_NOENT : G_SPAWN_ERROR_FAILED,
-                 "Failed to execute child process “%s” (%s)", argv[0], g_strerror (r.value));
+                 "Failed to execute child process “%s” (%s)", argv0, g_strerror (r.value));
   return 0;
+}
+
+pid_t
+spawner_spawn (const char *const *argv, const int fds[3], GError **error)
+{
+  guint32 id = spawner_send (argv, fds, error);
+
+  return id ? spawner_receive (id, argv[0], error) : 0;
 }
 
 void

@@ -35,6 +35,14 @@ gboolean spawner_start (rlim_t child_nofile, GError **error);
  * G_SPAWN_ERROR_MFILE). */
 pid_t spawner_spawn (const char *const *argv, const int fds[3], GError **error);
 
+/* The same in two halves, so that several spawns can be in the helper's
+ * hands at once (a batch of launches): spawner_send() returns the
+ * request's id (0 with @error if it could not be sent), and
+ * spawner_receive() waits for that request's answer, in any order. @fds
+ * may be closed once spawner_send() returns. */
+guint32 spawner_send (const char *const *argv, const int fds[3], GError **error);
+pid_t spawner_receive (guint32 id, const char *argv0, GError **error);
+
 /* Calls @func from the main loop once @pid has exited. */
 void spawner_watch (pid_t pid, SpawnerExitFunc func, gpointer user_data);
 /* Forgets the watch of @pid (the exit will not be reported). */

@@ -218,11 +218,12 @@ write_state_file (Source *src, GError **error)
   return g_steal_pointer (&path);
 }
 
-/* Readies the sink and runs the worker into it. *sink_problem tells a sink
- * that cannot be opened (the source is paused) from a worker that cannot
- * run (the source fails). */
-static gboolean
-spawn_worker (Source *src, gboolean *sink_problem, GError **error)
+/* Readies the sink and hands the worker to the spawn helper; NULL with
+ * @error if that failed. *sink_problem tells a sink that cannot be opened
+ * (the source is paused) from a worker that cannot run (the source fails).
+ * spawn_worker_finish() completes it. */
+static Worker *
+spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
 {
   g_autofree char *sink = sink_path_for (src);
   g_autofree char *state_file = NULL;
@@ -247,14 +248,14 @@ spawn_worker (Source *src, gboolean *sink_problem, GError **error)
                    "sourced has too few file descriptors left (soft limit %llu, %u kept for itself); "
                    "raise LimitNOFILE=",
                    (unsigned long long) fd_limits_current (), FD_LIMITS_RESERVE);
-      return FALSE;
+      return NULL;
     }
   if (!src->pump)
     src->pump = pump_new (src, &pump_callbacks);
   if (!pump_open (src->pump, &setup, error))
     {
       *sink_problem = sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED);
-      return FALSE;
+      return NULL;
     }
   if (singer && sink)
     {
@@ -275,7 +276,7 @@ spawn_worker (Source *src, gboolean *sink_problem, GError **error)
   if (singer && src->control.bookmark)
     {
       if (!(state_file = write_state_file (src, error)))
-        return FALSE;
+        return NULL;
       state_args[1] = state_file;
     }
 
@@ -285,20 +286,37 @@ spawn_worker (Source *src, gboolean *sink_problem, GError **error)
     .extra_args = state_file ? state_args : NULL,
     .stdout_pipe = TRUE,
   };
-  w = worker_spawn (&spec, on_worker_exit, source_ref (src), error);
+  w = worker_spawn_begin (&spec, on_worker_exit, src, error);
   if (!w)
+    pump_kill_target (src->pump, SIGKILL);
+  return w;
+}
+
+/* The helper's answer for @w: running (the source now has its worker), or
+ * not, with @error. */
+static gboolean
+spawn_worker_finish (Source *src, Worker *w, GError **error)
+{
+  if (!worker_spawn_finish (w, error))
     {
-      source_unref (src);
+      worker_free (w);
       pump_kill_target (src->pump, SIGKILL);
       return FALSE;
     }
+  source_ref (src); /* the exit callback's, until on_run_finished() */
   g_clear_pointer (&src->broken, g_free);
   pump_attach (src->pump, worker_steal_stdout_fd (w));
   set_worker (src, w);
   return TRUE;
 }
 
-/* Brings a source from nothing running to running. */
+static gboolean
+spawn_worker (Source *src, gboolean *sink_problem, GError **error)
+{
+  Worker *w = spawn_worker_begin (src, sink_problem, error);
+  return w && spawn_worker_finish (src, w, error);
+}
+
 static gboolean on_restart_timeout (gpointer user_data);
 
 /* sourced itself is short of descriptors: nothing is wrong with the source,
@@ -345,13 +363,45 @@ spawn_failed (Source *src, const GError *error, gboolean sink_problem, const cha
   changed (src);
 }
 
-/* Brings a source from nothing running to running. */
+/* A launch's second half: the worker runs (@w non-NULL, its spawn
+ * finished or failed with @error), or no worker was needed (a schedule).
+ * Finishes the Start calls waiting. */
 static void
-launch (Source *src)
+launch_end (Source *src, Worker *w, gboolean sink_problem, GError *error)
 {
-  g_autoptr (GError) error = NULL;
-  gboolean sink_problem = FALSE;
+  g_autoptr (GError) local = error;
 
+  if (w && !local && !spawn_worker_finish (src, w, &local))
+    w = NULL;
+  if (local)
+    {
+      spawn_failed (src, local, sink_problem, "start");
+      if (src->run == SOURCE_RUN_FAILED)
+        {
+          g_autoptr (GError) reply_error = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_FAILED, src->last_error);
+          finish_waiters (src, &src->start_waiters, reply_error);
+        }
+      else if (src->run == SOURCE_RUN_STARTING)
+        finish_waiters (src, &src->start_waiters, local);
+      else
+        finish_waiters (src, &src->start_waiters, NULL);
+      return;
+    }
+  if (w)
+    source_set_run (src, SOURCE_RUN_RUNNING);
+  source_set_last_error (src, NULL);
+  changed (src);
+  update_flow (src);
+  finish_waiters (src, &src->start_waiters, NULL);
+}
+
+/* A launch's first half: a schedule is armed at once (and NULL returned,
+ * the launch done); a continuous source's worker is handed to the spawn
+ * helper and returned, for launch_end(). On failure, NULL with *error. */
+static Worker *
+launch_begin (Source *src, gboolean *sink_problem, GError **error)
+{
+  *sink_problem = FALSE;
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   src->failures = 0;
@@ -366,33 +416,27 @@ launch (Source *src)
        * NextRunAt says the truth from the first reply on. */
       if ((source_is_paused (src) || daemon_ctx->paused_at) && src->next_run_at && src->next_run_at <= now)
         skip_due_job (src, now);
+      return NULL;
     }
-  else if (!spawn_worker (src, &sink_problem, &error))
-    {
-      spawn_failed (src, error, sink_problem, "start");
-      if (src->run == SOURCE_RUN_FAILED)
-        {
-          g_autoptr (GError) reply_error = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_FAILED, src->last_error);
-          finish_waiters (src, &src->start_waiters, reply_error);
-        }
-      else if (src->run == SOURCE_RUN_STARTING)
-        finish_waiters (src, &src->start_waiters, error);
-      else
-        finish_waiters (src, &src->start_waiters, NULL);
-      return;
-    }
-  else
-    source_set_run (src, SOURCE_RUN_RUNNING);
-  source_set_last_error (src, NULL);
-  changed (src);
-  update_flow (src);
-  finish_waiters (src, &src->start_waiters, NULL);
+  return spawn_worker_begin (src, sink_problem, error);
+}
+
+/* Brings a source from nothing running to running. */
+static void
+launch (Source *src)
+{
+  GError *error = NULL;
+  gboolean sink_problem;
+  Worker *w = launch_begin (src, &sink_problem, &error);
+
+  launch_end (src, w, sink_problem, error);
 }
 
 /* Launches queued sources for a few milliseconds, then lets the loop serve
  * the bus, the watchdog and the workers already running: starting a
  * thousand workers takes seconds, and nothing may wait that long. */
 #define LAUNCH_SLICE_USEC (10 * 1000)
+#define LAUNCH_BATCH 16
 
 static gboolean
 on_launch_idle (gpointer user_data)
@@ -403,15 +447,39 @@ on_launch_idle (gpointer user_data)
   while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until &&
          !(d->bus_source && bus_glib_source_has_input (d->bus_source)))
     {
-      g_autoptr (Source) src = g_queue_pop_head (&d->launch_queue);
+      /* A batch in the helper's hands at once: while it forks and execs
+       * one, sourced readies the next. */
+      struct {
+        Source *src;
+        Worker *w;
+        gboolean sink_problem;
+        GError *error;
+      } batch[LAUNCH_BATCH];
+      guint n = 0;
 
-      if (!src->queued)
-        continue; /* stopped or removed while it waited */
-      src->queued = FALSE;
-      if (src->removed || src->run != SOURCE_RUN_STARTING || src->worker)
-        continue;
-      launch (src);
-      d->launch_count++;
+      while (n < LAUNCH_BATCH && !g_queue_is_empty (&d->launch_queue))
+        {
+          Source *src = g_queue_pop_head (&d->launch_queue);
+
+          if (!src->queued || src->removed || src->run != SOURCE_RUN_STARTING || src->worker)
+            {
+              /* stopped or removed while it waited */
+              src->queued = FALSE;
+              source_unref (src);
+              continue;
+            }
+          src->queued = FALSE;
+          batch[n].src = src;
+          batch[n].error = NULL;
+          batch[n].w = launch_begin (src, &batch[n].sink_problem, &batch[n].error);
+          n++;
+        }
+      for (guint i = 0; i < n; i++)
+        {
+          launch_end (batch[i].src, batch[i].w, batch[i].sink_problem, batch[i].error);
+          source_unref (batch[i].src);
+        }
+      d->launch_count += n;
     }
   if (!g_queue_is_empty (&d->launch_queue))
     return G_SOURCE_CONTINUE;

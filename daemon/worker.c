@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <glib-unix.h>
 
+#include "io-watch.h"
 #include "sourced-error.h"
 #include "spawner.h"
 
@@ -21,7 +22,9 @@ struct Worker {
   char *log_tag; /* "<id>" or "<id> (target)" */
   int stdin_fd;
   int stdout_fd;
-  pid_t pid;
+  pid_t pid;         /* 0 until worker_spawn_finish() */
+  char *argv0;
+  guint32 request;   /* the spawn helper's, until the pid is known */
   gboolean watching; /* its exit is still to come */
   int stderr_fd;
   guint stderr_watch;
@@ -98,7 +101,7 @@ drain_stderr (Worker *w)
   if (w->stderr_partial->len)
     log_stderr_line (w, w->stderr_partial->str);
   g_string_truncate (w->stderr_partial, 0);
-  g_source_remove (w->stderr_watch);
+  io_watch_remove (w->stderr_watch);
   w->stderr_watch = 0;
 }
 
@@ -117,6 +120,18 @@ on_child_exit (pid_t pid, int wait_status, gpointer user_data)
     worker_free (w);
   else
     w->on_exit (w, wait_status, w->user_data);
+}
+
+/* Out of descriptors or processes (fork's EAGAIN: TasksMax) is sourced's
+ * own shortage, not the worker's fault. */
+static void
+set_spawn_error (GError **error, const char *argv0, const GError *local)
+{
+  gboolean shortage = g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
+                      g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE);
+
+  g_set_error (error, SOURCED_ERROR, shortage ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
+               "cannot run '%s': %s", argv0, local->message);
 }
 
 /* A pipe for the worker's end @child_end (0 read, 1 write); *ours gets the
@@ -146,17 +161,17 @@ close_all (int *fds, gsize n)
 }
 
 Worker *
-worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error)
+worker_spawn_begin (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error)
 {
   g_auto (GStrv) parsed = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) argv = NULL;
   g_autoptr (GError) local = NULL;
   Worker *w;
-  pid_t pid;
   int ours[3] = { -1, -1, -1 };   /* stdin (write), stdout (read), stderr (read) */
   int theirs[3] = { -1, -1, -1 }; /* the worker's 0, 1, 2 */
   gboolean ok;
+  guint32 request;
 
   if (!g_shell_parse_argv (spec->command_line, NULL, &parsed, &local))
     {
@@ -190,24 +205,20 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
    * unprivileged sourced user would otherwise use up. */
   (void) fcntl (ours[2], F_SETPIPE_SZ, 4096);
 
-  pid = spawner_spawn ((const char *const *) argv, theirs, &local);
+  request = spawner_send ((const char *const *) argv, theirs, &local);
   close_all (theirs, 3);
-  if (pid == 0)
+  if (!request)
     {
-      /* Out of descriptors or processes (fork's EAGAIN: TasksMax) is
-       * sourced's own shortage, not the worker's fault. */
-      gboolean shortage = g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
-                          g_error_matches (local, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE);
       close_all (ours, 3);
-      g_set_error (error, SOURCED_ERROR, shortage ? SOURCED_ERROR_LIMITS_EXCEEDED : SOURCED_ERROR_FAILED,
-                   "cannot run '%s': %s", argv[0], local->message);
+      set_spawn_error (error, argv[0], local);
       return NULL;
     }
 
   w = g_new0 (Worker, 1);
+  w->argv0 = g_strdup (argv[0]);
+  w->request = request;
   w->source_id = g_strdup (spec->source_id);
   w->log_tag = spec->role ? g_strdup_printf ("%s (%s)", spec->source_id, spec->role) : g_strdup (spec->source_id);
-  w->pid = pid;
   w->on_exit = on_exit;
   w->user_data = user_data;
   w->started = g_get_monotonic_time ();
@@ -215,9 +226,34 @@ worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data
   w->stdout_fd = ours[1];
   w->stderr_fd = ours[2];
   w->stderr_partial = g_string_new (NULL);
-  w->stderr_watch = g_unix_fd_add (w->stderr_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
+  return w;
+}
+
+gboolean
+worker_spawn_finish (Worker *w, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  w->pid = spawner_receive (w->request, w->argv0, &local);
+  if (w->pid == 0)
+    {
+      set_spawn_error (error, w->argv0, local);
+      return FALSE;
+    }
+  w->started = g_get_monotonic_time ();
+  w->stderr_watch = io_watch_add (w->stderr_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
   w->watching = TRUE;
-  spawner_watch (pid, on_child_exit, w);
+  spawner_watch (w->pid, on_child_exit, w);
+  return TRUE;
+}
+
+Worker *
+worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error)
+{
+  Worker *w = worker_spawn_begin (spec, on_exit, user_data, error);
+
+  if (w && !worker_spawn_finish (w, error))
+    g_clear_pointer (&w, worker_free);
   return w;
 }
 
@@ -261,8 +297,8 @@ worker_detach (Worker *w)
 void
 worker_kill (Worker *w, int sig)
 {
-  if (w->exited)
-    return;
+  if (w->exited || w->pid <= 0)
+    return; /* (kill (0) or kill (-0) would reach sourced's own group) */
   if (kill (-w->pid, sig) < 0 && errno == ESRCH)
     kill (w->pid, sig);
 }
@@ -280,7 +316,7 @@ worker_free (Worker *w)
     return;
   g_assert (!w->watching);
   if (w->stderr_watch)
-    g_source_remove (w->stderr_watch);
+    io_watch_remove (w->stderr_watch);
   if (w->stderr_fd >= 0)
     close (w->stderr_fd);
   if (w->stdin_fd >= 0)
@@ -290,6 +326,7 @@ worker_free (Worker *w)
   g_string_free (w->stderr_partial, TRUE);
   g_free (w->last_line);
   g_free (w->source_id);
+  g_free (w->argv0);
   g_free (w->log_tag);
   g_free (w);
 }

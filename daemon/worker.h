@@ -26,6 +26,12 @@ typedef struct {
 } WorkerSpec;
 
 Worker *worker_spawn (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error);
+/* worker_spawn() in two halves (spawner.h): _begin makes the pipes and
+ * hands the request over, _finish learns the pid. Between the two the
+ * stdout and stdin ends may already be taken; on failure of _finish the
+ * caller frees the worker. Finish them in the order they began. */
+Worker *worker_spawn_begin (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer user_data, GError **error);
+gboolean worker_spawn_finish (Worker *worker, GError **error);
 /* The pipe ends, non-blocking and close-on-exec; the caller owns them. */
 int worker_steal_stdin_fd (Worker *worker);
 int worker_steal_stdout_fd (Worker *worker);
