@@ -109,6 +109,7 @@ typedef struct Source {
   gboolean gave_up;
   gboolean restart_pending;
   gboolean queued;          /* waits in the supervisor's launch queue */
+  guint resource_waits;     /* launches put off for sourced's own shortage */
   GPtrArray *start_waiters; /* SupervisorWaiter */
   GPtrArray *stop_waiters;
 } Source;

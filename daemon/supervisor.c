@@ -325,7 +325,12 @@ static gboolean on_restart_timeout (gpointer user_data);
 static void
 wait_for_resources (Source *src, const GError *error)
 {
-  guint delay = MAX (src->settings->restart_sec, 1u);
+  /* Doubling, as a restart's backoff does: thousands of sources retrying
+   * every second would keep sourced busy with nothing but that. */
+  guint delay = (guint) MIN ((guint64) MAX (src->settings->restart_sec, 1u) << MIN (src->resource_waits, 16u),
+                             (guint64) BACKOFF_MAX_SEC);
+
+  src->resource_waits++;
   g_autofree char *msg = g_strdup_printf ("Waiting to start: %s; trying again in %u s", error->message, delay);
 
   g_warning ("%s: %s", src->id, msg);
@@ -389,6 +394,7 @@ launch_end (Source *src, Worker *w, gboolean sink_problem, GError *error)
     }
   if (w)
     source_set_run (src, SOURCE_RUN_RUNNING);
+  src->resource_waits = 0;
   source_set_last_error (src, NULL);
   changed (src);
   update_flow (src);
