@@ -39,7 +39,11 @@ typedef struct {
 } Watch;
 
 /* sourced's end: set once by spawner_start(). */
-static int helper_sock = -1;
+/* One helper a core, up to MAX_HELPERS: each waits for its child's exec
+ * (vfork), so two of them exec two workers at once. */
+#define MAX_HELPERS 4
+static int helper_socks[MAX_HELPERS];
+static guint n_helpers;
 static GHashTable *watches;   /* pid -> Watch* */
 static GArray *early_exits;   /* Reply: exits read while waiting for a reply */
 static GArray *early_answers; /* Reply: answers read while waiting for another one */
@@ -260,13 +264,12 @@ on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
-gboolean
-spawner_start (rlim_t child_nofile, GError **error)
+static gboolean
+start_helper (rlim_t child_nofile, GError **error)
 {
   int sv[2];
   pid_t parent = getpid (), pid;
 
-  g_return_val_if_fail (helper_sock < 0, FALSE);
   if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     {
       g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "Cannot create the spawn helper's socket: %s",
@@ -284,14 +287,36 @@ spawner_start (rlim_t child_nofile, GError **error)
     }
   if (pid == 0)
     {
+      /* Not the other helpers' ends: a helper sees sourced go away as
+       * the end of its own socket. */
       close (sv[0]);
+      for (guint i = 0; i < n_helpers; i++)
+        close (helper_socks[i]);
       helper_main (sv[1], parent, child_nofile);
     }
   close (sv[1]);
-  helper_sock = sv[0];
-  watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  g_unix_fd_add (helper_sock, G_IO_IN | G_IO_HUP | G_IO_ERR, on_helper_readable, NULL);
+  helper_socks[n_helpers++] = sv[0];
+  g_unix_fd_add (sv[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_helper_readable, NULL);
   return TRUE;
+}
+
+gboolean
+spawner_start (rlim_t child_nofile, GError **error)
+{
+  guint want = CLAMP (g_get_num_processors (), 1, MAX_HELPERS);
+
+  g_return_val_if_fail (n_helpers == 0, FALSE);
+  watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  for (guint i = 0; i < want; i++)
+    if (!start_helper (child_nofile, error))
+      return FALSE;
+  return TRUE;
+}
+
+static int
+helper_for (guint32 id)
+{
+  return helper_socks[id % n_helpers];
 }
 
 guint32
@@ -305,7 +330,7 @@ spawner_send (const char *const *argv, const int fds[3], GError **error)
   struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
   ssize_t n;
 
-  g_return_val_if_fail (helper_sock >= 0, 0);
+  g_return_val_if_fail (n_helpers > 0, 0);
   g_string_append_len (req, (const char *) &id, sizeof id);
   for (guint i = 0; argv[i]; i++)
     g_string_append_len (req, argv[i], (gssize) strlen (argv[i]) + 1);
@@ -321,7 +346,7 @@ spawner_send (const char *const *argv, const int fds[3], GError **error)
   cmsg->cmsg_len = CMSG_LEN (3 * sizeof (int));
   memcpy (CMSG_DATA (cmsg), fds, 3 * sizeof (int));
   do
-    n = sendmsg (helper_sock, &msg, MSG_NOSIGNAL);
+    n = sendmsg (helper_for (id), &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     {
@@ -360,7 +385,7 @@ spawner_receive (guint32 id, const char *argv0, GError **error)
   while (!take_early_answer (id, &r))
     {
       do
-        n = recv (helper_sock, &r, sizeof r, 0);
+        n = recv (helper_for (id), &r, sizeof r, 0);
       while (n < 0 && errno == EINTR);
       if (n != sizeof r)
         {

@@ -442,7 +442,7 @@ launch (Source *src)
  * the bus, the watchdog and the workers already running: starting a
  * thousand workers takes seconds, and nothing may wait that long. */
 #define LAUNCH_SLICE_USEC (10 * 1000)
-#define LAUNCH_BATCH 16
+#define LAUNCH_BATCH 8
 
 static gboolean
 on_launch_idle (gpointer user_data)

@@ -91,21 +91,27 @@ start_bus (Harness *h)
     "<limit name=\"max_message_size\">33554432</limit>\n"
     "<limit name=\"max_incoming_bytes\">133169152</limit>\n"
     "</busconfig>\n", h->system_bus ? "system" : "session", sock);
-  const char *argv[] = { "dbus-daemon", "--nofork", NULL, NULL };
+  const char *argv[] = { "dbus-daemon", "--nofork", "--print-address=1", NULL, NULL };
   g_autofree char *conf_arg = g_strdup_printf ("--config-file=%s", conf);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GString) address = g_string_new (NULL);
+  int out_fd = -1;
+  char c;
 
   g_assert_true (g_file_set_contents (conf, text, -1, NULL));
-  argv[2] = conf_arg;
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL,
-                                G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                G_SPAWN_STDERR_TO_DEV_NULL,
-                                die_with_parent, NULL, &h->bus_pid, &error));
+  argv[3] = conf_arg;
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+                                           die_with_parent, NULL, &h->bus_pid, NULL, &out_fd, NULL, &error));
   g_assert_no_error (error);
+  /* dbus-daemon prints its address once it listens: connecting as soon as
+   * the socket file exists could fall between its bind() and listen(), and
+   * be refused. */
+  while (read (out_fd, &c, 1) == 1 && c != '\n')
+    g_string_append_c (address, c);
+  close (out_fd);
+  g_assert_true (g_str_has_prefix (address->str, "unix:path="));
   h->bus_address = g_strdup_printf ("unix:path=%s", sock);
-  for (int i = 0; i < 500 && !g_file_test (sock, G_FILE_TEST_EXISTS); i++)
-    g_usleep (10000);
-  g_assert_true (g_file_test (sock, G_FILE_TEST_EXISTS));
 
   h->client = harness_connect (h);
   g_assert_cmpint (sd_bus_match_signal (h->client, NULL, NULL, NULL, "org.freedesktop.DBus.Properties",
