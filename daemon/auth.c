@@ -283,7 +283,12 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
       if (verdict == VERDICT_ALLOWED)
         return 1;
       if (verdict == VERDICT_DENIED)
-        return denied_error (error, m, reason);
+        {
+          /* For the administrator: who was refused what, and why. */
+          g_message ("Refused %s.%s from %s: %s", sd_bus_message_get_interface (m), sd_bus_message_get_member (m),
+                     sd_bus_message_get_sender (m), reason);
+          return denied_error (error, m, reason);
+        }
       /* VERDICT_IDENTIFIED: on to the checks below, with the uid known. */
     }
 
