@@ -7,7 +7,7 @@
  * one call at a time, and prints their p50 and p99 round trips, the ratio of
  * the two p99s, and the bytes the 8 sources delivered a second.
  *
- *   build/tests/bench-latency [SECONDS] [--baseline OTHER_SOURCED]
+ *   build/tests/bench-latency [SECONDS] [--busy N] [--baseline OTHER_SOURCED]
  *
  * With --baseline, the same measure is taken with the other binary (the
  * previous main, say) in the same run, and the throughputs are compared.
@@ -17,7 +17,8 @@
 
 #include "../harness.h"
 
-#define N_BUSY 8
+/* Busy sources: 8, or --busy N (0 measures the same calls on an idle daemon). */
+static guint n_busy = 8;
 
 typedef struct {
   double pause_p50, pause_p99, ping_p50, ping_p99;
@@ -43,7 +44,7 @@ static guint64
 delivered (Harness *h)
 {
   guint64 sum = 0;
-  for (guint i = 0; i < N_BUSY; i++)
+  for (guint i = 0; i < n_busy; i++)
     {
       g_autofree char *id = g_strdup_printf ("busy%u", i);
       sum += harness_get_t (h, id, "BytesDelivered");
@@ -77,7 +78,7 @@ measure (const char *binary, double seconds)
 
   g_setenv ("SOURCED_BINARY", binary, TRUE);
   h = harness_new ();
-  for (guint i = 0; i < N_BUSY; i++)
+  for (guint i = 0; i < n_busy; i++)
     {
       g_autofree char *id = g_strdup_printf ("busy%u", i);
       harness_write_definition (h, id, "[Source]\nExec=yes\nSink=/dev/null\n");
@@ -116,9 +117,9 @@ static void
 print_figures (const char *label, const Figures *f)
 {
   printf ("%-9s Pause/Unpause p50 %.2f ms p99 %.2f ms | driver Ping p50 %.2f ms p99 %.2f ms | "
-          "p99 ratio %.2f | %u calls | 8 sources deliver %.0f MB/s\n",
+          "p99 ratio %.2f | %u calls | %u sources deliver %.0f MB/s\n",
           label, f->pause_p50, f->pause_p99, f->ping_p50, f->ping_p99, f->pause_p99 / MAX (f->ping_p99, 0.001),
-          f->calls, f->bytes_per_sec / 1e6);
+          f->calls, n_busy, f->bytes_per_sec / 1e6);
 }
 
 int
@@ -133,6 +134,8 @@ main (int argc, char **argv)
     {
       if (g_str_equal (argv[i], "--baseline") && i + 1 < argc)
         baseline = argv[++i];
+      else if (g_str_equal (argv[i], "--busy") && i + 1 < argc)
+        n_busy = (guint) atoi (argv[++i]);
       else
         seconds = g_ascii_strtod (argv[i], NULL);
     }
@@ -145,7 +148,8 @@ main (int argc, char **argv)
     {
       before = measure (baseline, seconds);
       print_figures ("baseline", &before);
-      printf ("throughput of the 8 sources, this / baseline: %.2f\n", now.bytes_per_sec / before.bytes_per_sec);
+      if (n_busy)
+        printf ("throughput of the %u sources, this / baseline: %.2f\n", n_busy, now.bytes_per_sec / before.bytes_per_sec);
     }
   return 0;
 }
