@@ -91,17 +91,14 @@ read_field (sd_bus_message *m, const Field *f, SourceInfo *s)
   return sd_bus_message_exit_container (m);
 }
 
-int
-source_info_get_path (sd_bus *bus, const char *path, SourceInfo **out, sd_bus_error *error)
+/* Reads an a{sv} of Source properties (GetAll's reply, or one entry of
+ * GetSourcesPaged) at the current position of @reply. */
+static int
+read_properties (sd_bus_message *reply, const char *path, SourceInfo **out)
 {
   g_autoptr (SourceInfo) s = g_new0 (SourceInfo, 1);
-  sd_bus_message *reply = NULL;
   int r;
 
-  r = sd_bus_call_method (bus, SOURCED_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", error, &reply,
-                          "s", SOURCED_SOURCE_IFACE);
-  if (r < 0)
-    return r;
   s->path = g_strdup (path);
   r = sd_bus_message_enter_container (reply, 'a', "{sv}");
   while (r >= 0 && (r = sd_bus_message_enter_container (reply, 'e', "sv")) > 0)
@@ -120,15 +117,78 @@ source_info_get_path (sd_bus *bus, const char *path, SourceInfo **out, sd_bus_er
       if ((r = sd_bus_message_exit_container (reply)) < 0)
         break;
     }
-  sd_bus_message_unref (reply);
+  if (r >= 0)
+    r = sd_bus_message_exit_container (reply);
   if (r < 0)
-    return sd_bus_error_set_errnof (error, -r, "Cannot parse the properties of %s: %s", path, g_strerror (-r));
+    return r;
   /* Strings the daemon always sends; guard against an older one. */
   if (!s->id)
     s->id = g_strdup ("");
   if (!s->status)
     s->status = g_strdup ("stopped");
   *out = g_steal_pointer (&s);
+  return 0;
+}
+
+int
+source_info_get_path (sd_bus *bus, const char *path, SourceInfo **out, sd_bus_error *error)
+{
+  sd_bus_message *reply = NULL;
+  int r;
+
+  r = sd_bus_call_method (bus, SOURCED_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll", error, &reply,
+                          "s", SOURCED_SOURCE_IFACE);
+  if (r < 0)
+    return r;
+  r = read_properties (reply, path, out);
+  sd_bus_message_unref (reply);
+  if (r < 0)
+    return sd_bus_error_set_errnof (error, -r, "Cannot parse the properties of %s: %s", path, g_strerror (-r));
+  return 0;
+}
+
+int
+source_info_get_all (sd_bus *bus, GPtrArray **out, sd_bus_error *error)
+{
+  g_autoptr (GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) source_info_free);
+  g_autofree char *after = g_strdup ("");
+
+  /* Pages of every property of every source: one round trip per page
+   * instead of one per source. */
+  do
+    {
+      sd_bus_message *reply = NULL;
+      const char *path, *next;
+      int r;
+
+      r = sd_bus_call_method (bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, "GetSourcesPaged",
+                              error, &reply, "su", after, (guint32) G_MAXUINT32);
+      if (r < 0)
+        return r;
+      r = sd_bus_message_enter_container (reply, 'a', "(oa{sv})");
+      while (r >= 0 && (r = sd_bus_message_enter_container (reply, 'r', "oa{sv}")) > 0)
+        {
+          SourceInfo *info = NULL;
+          if ((r = sd_bus_message_read_basic (reply, 'o', &path)) < 0 || (r = read_properties (reply, path, &info)) < 0)
+            break;
+          g_ptr_array_add (infos, info);
+          r = sd_bus_message_exit_container (reply);
+        }
+      if (r >= 0)
+        r = sd_bus_message_exit_container (reply);
+      if (r >= 0)
+        r = sd_bus_message_read_basic (reply, 's', &next);
+      if (r >= 0)
+        {
+          g_free (after);
+          after = g_strdup (next);
+        }
+      sd_bus_message_unref (reply);
+      if (r < 0)
+        return sd_bus_error_set_errnof (error, -r, "Cannot parse GetSourcesPaged: %s", g_strerror (-r));
+    }
+  while (after[0]);
+  *out = g_steal_pointer (&infos);
   return 0;
 }
 

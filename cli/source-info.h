@@ -43,6 +43,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SourceInfo, source_info_free)
  * every property. */
 int source_info_get (sd_bus *bus, const char *id, SourceInfo **out, sd_bus_error *error);
 int source_info_get_path (sd_bus *bus, const char *path, SourceInfo **out, sd_bus_error *error);
+/* Every source, in id order, through the Manager's GetSourcesPaged. */
+int source_info_get_all (sd_bus *bus, GPtrArray **infos, sd_bus_error *error);
 
 /* The object the Stitch API would return for a source, snake_case keys,
  * timestamps as ISO 8601 strings or null. */

@@ -149,6 +149,17 @@ collect (Ctl *ctl, int *ret)
   *ret = EXIT_OK;
   if (ctl->n_args == 0)
     {
+      r = source_info_get_all (ctl->bus, &infos, &error);
+      if (r >= 0)
+        return g_steal_pointer (&infos);
+      /* An older sourced without GetSourcesPaged: a list, then each. */
+      if (!sd_bus_error_has_name (&error, SD_BUS_ERROR_UNKNOWN_METHOD))
+        {
+          *ret = report (NULL, &error, r);
+          sd_bus_error_free (&error);
+          return NULL;
+        }
+      sd_bus_error_free (&error);
       r = source_info_list_ids (ctl->bus, &ids, &error);
       if (r < 0)
         {

@@ -369,6 +369,44 @@ source_bus_emit_removed (Sourced *d, Source *src)
   emit_interface (d, src, FALSE);
 }
 
+int
+source_bus_append_all (sd_bus_message *reply, Source *src)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r = sd_bus_message_open_container (reply, 'a', "{sv}");
+
+  /* The vtable is the one list of properties: the same getters GetAll
+   * calls, in the same order. */
+  for (const sd_bus_vtable *v = source_bus_vtable; r >= 0 && v->type != _SD_BUS_VTABLE_END; v++)
+    {
+      if (v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY)
+        continue;
+      if ((r = sd_bus_message_open_container (reply, 'e', "sv")) < 0 ||
+          (r = sd_bus_message_append (reply, "s", v->x.property.member)) < 0 ||
+          (r = sd_bus_message_open_container (reply, 'v', v->x.property.signature)) < 0 ||
+          (r = v->x.property.get (NULL, NULL, SOURCED_SOURCE_IFACE, v->x.property.member, reply, src, &error)) < 0 ||
+          (r = sd_bus_message_close_container (reply)) < 0)
+        break;
+      r = sd_bus_message_close_container (reply);
+    }
+  sd_bus_error_free (&error);
+  return r < 0 ? r : sd_bus_message_close_container (reply);
+}
+
+gsize
+source_bus_size_bound (Source *src)
+{
+  const char *strings[] = { src->id, source_display_name (src), src->settings->cron_expression, src->last_error,
+                            src->control.bookmark };
+  /* Names, signatures, fixed-size values and padding of the 20 entries
+   * take under 1 KiB; the object path is at most 3 bytes an id byte. */
+  gsize size = 1024 + 3 * strlen (src->id) + 64;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (strings); i++)
+    size += strings[i] ? strlen (strings[i]) + 8 : 8;
+  return size;
+}
+
 #define PROP(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
 #define PROP_NOSIGNAL(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, 0)
 

@@ -15,6 +15,11 @@ void source_bus_emit_changes (Sourced *d, Source *src);
 void source_bus_emit_added (Sourced *d, Source *src);
 void source_bus_emit_removed (Sourced *d, Source *src);
 
+/* Appends every property of @src as an a{sv}, exactly as GetAll gives it. */
+int source_bus_append_all (sd_bus_message *reply, Source *src);
+/* An upper bound of what source_bus_append_all() adds, in bytes. */
+gsize source_bus_size_bound (Source *src);
+
 /* From the bus filter: Properties.Set on a source. Returns 1 if handled. */
 int source_bus_handle_set (Sourced *d, sd_bus_message *m);
 

@@ -1007,6 +1007,141 @@ test_sink_rules (void)
   g_assert_null (strstr (log, "incomplete transaction"));
 }
 
+/* ---- GetSourcesPaged -------------------------------------------------------- */
+
+/* One page: the ids in it (in order), and next_after. */
+static GPtrArray *
+get_page (Harness *h, const char *after, guint32 max, char **next_after)
+{
+  GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  sd_bus_message *reply = NULL;
+  const char *path, *next;
+
+  harness_call (h, MGR_PATH, MGR_IFACE, "GetSourcesPaged", NULL, &reply, "su", after, max);
+  g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "(oa{sv})"), >=, 0);
+  while (sd_bus_message_enter_container (reply, 'r', "oa{sv}") > 0)
+    {
+      const char *name, *id = NULL;
+      guint n_props = 0;
+      g_assert_cmpint (sd_bus_message_read (reply, "o", &path), >=, 0);
+      g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "{sv}"), >=, 0);
+      while (sd_bus_message_enter_container (reply, 'e', "sv") > 0)
+        {
+          g_assert_cmpint (sd_bus_message_read (reply, "s", &name), >=, 0);
+          if (g_str_equal (name, "Id"))
+            g_assert_cmpint (sd_bus_message_read (reply, "v", "s", &id), >=, 0);
+          else
+            g_assert_cmpint (sd_bus_message_skip (reply, "v"), >=, 0);
+          g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+          n_props++;
+        }
+      g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+      g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+      /* Every property GetAll has (20), and the path of that very id. */
+      g_assert_cmpuint (n_props, ==, 20);
+      g_assert_nonnull (id);
+      g_autofree char *expected = source_path (id);
+      g_assert_cmpstr (path, ==, expected);
+      g_ptr_array_add (ids, g_strdup (id));
+    }
+  g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+  g_assert_cmpint (sd_bus_message_read (reply, "s", &next), >=, 0);
+  *next_after = g_strdup (next);
+  sd_bus_message_unref (reply);
+  return ids;
+}
+
+static void
+test_get_sources_paged (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  g_autoptr (GPtrArray) page = NULL;
+  g_autofree char *next = NULL;
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+
+  harness_start (h, NULL);
+  /* No sources: an empty page, and the end. */
+  page = get_page (h, "", 10, &next);
+  g_assert_cmpuint (page->len, ==, 0);
+  g_assert_cmpstr (next, ==, "");
+
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s%u", i * 2); /* s0 s2 … s10 */
+      harness_write_definition (h, id, "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+    }
+  harness_call (h, MGR_PATH, MGR_IFACE, "Reload", NULL, NULL, NULL);
+
+  /* Exactly one page: all six, and no next. */
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_pointer (&next, g_free);
+  page = get_page (h, "", 6, &next);
+  g_assert_cmpuint (page->len, ==, 6);
+  g_assert_cmpstr (next, ==, "");
+  g_assert_cmpstr (page->pdata[0], ==, "s0");
+  g_assert_cmpstr (page->pdata[1], ==, "s10"); /* id order: strcmp */
+
+  /* Pages of two; between them one id goes and one comes. */
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_pointer (&next, g_free);
+  page = get_page (h, "", 2, &next);
+  g_assert_cmpuint (page->len, ==, 2);
+  g_assert_cmpstr (next, ==, "s10");
+  harness_remove_definition (h, "s2");
+  harness_write_definition (h, "s3", "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+  harness_write_definition (h, "a-before", "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+  harness_call (h, MGR_PATH, MGR_IFACE, "Reload", NULL, NULL, NULL);
+  g_autofree char *after = g_steal_pointer (&next);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  page = get_page (h, after, 100, &next);
+  /* s2 (removed) is absent; s3 (added, after "s10") appears; a-before
+   * (added, before the cursor) does not. */
+  g_assert_cmpuint (page->len, ==, 4);
+  g_assert_cmpstr (page->pdata[0], ==, "s3");
+  g_assert_cmpstr (page->pdata[1], ==, "s4");
+  g_assert_cmpstr (page->pdata[3], ==, "s8");
+  g_assert_cmpstr (next, ==, "");
+
+  /* max 0 is refused; a huge max is sized by the daemon, not refused. */
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSourcesPaged", &e, NULL, "su", "", 0), <, 0);
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  sd_bus_error_free (&e);
+  g_clear_pointer (&page, g_ptr_array_unref);
+  g_clear_pointer (&next, g_free);
+  page = get_page (h, "", G_MAXUINT32, &next);
+  g_assert_cmpuint (page->len, ==, 7);
+}
+
+/* Pages the daemon sizes itself: under a small message limit, many short
+ * pages, never TooLarge, every source once. */
+static void
+test_get_sources_paged_sized (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  g_autofree char *after = g_strdup ("");
+  guint total = 0, pages = 0;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("src%02u", i);
+      harness_write_definition (h, id, "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+    }
+  harness_start (h, "--max-message-size=8192", NULL);
+  do
+    {
+      g_autofree char *next = NULL;
+      g_autoptr (GPtrArray) page = get_page (h, after, G_MAXUINT32, &next);
+      g_assert_cmpuint (page->len, >, 0);
+      total += page->len;
+      pages++;
+      g_free (after);
+      after = g_steal_pointer (&next);
+    }
+  while (after[0]);
+  g_assert_cmpuint (total, ==, 40);
+  g_assert_cmpuint (pages, >, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1025,6 +1160,8 @@ main (int argc, char **argv)
   g_test_add_func ("/sourced/create-remove", test_create_remove);
   g_test_add_func ("/sourced/sink-rules", test_sink_rules);
   g_test_add_func ("/sourced/list-sources-too-large", test_list_sources);
+  g_test_add_func ("/sourced/get-sources-paged", test_get_sources_paged);
+  g_test_add_func ("/sourced/get-sources-paged-sized", test_get_sources_paged_sized);
   g_test_add_func ("/sourced/managed-objects", test_managed_objects_and_nsources);
   g_test_add_func ("/sourced/reload", test_reload);
   g_test_add_func ("/sourced/persist-clean-restart", test_persist_clean_restart);

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Bulk reads. Starts the real sourced with N stopped sources on a private
+ * bus and measures, in the same run:
+ *   - a bare sd-bus client paging through GetSourcesPaged (the reference:
+ *     the transfer alone, each page's entries skipped);
+ *   - `sourcectl list` and `sourcectl list --json` (this build);
+ *   - with --baseline-cli OTHER, another sourcectl's `list` (say the
+ *     previous main's, which read each source with its own GetAll);
+ * and sourced's peak RSS while serving the pages, against its RSS idle.
+ *
+ *   build/tests/bench-list [N] [--baseline-cli OTHER_SOURCECTL]
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../harness.h"
+
+static double
+now_s (void)
+{
+  return g_get_monotonic_time () / 1e6;
+}
+
+static guint64
+status_kb (pid_t pid, const char *field)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *text = NULL;
+  const char *at;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || !(at = strstr (text, field)))
+    return 0;
+  return g_ascii_strtoull (at + strlen (field) + 1, NULL, 10);
+}
+
+static double
+bare_pages (Harness *h, guint *count)
+{
+  sd_bus *bus = harness_connect (h);
+  g_autofree char *after = g_strdup ("");
+  double t0 = now_s ();
+
+  *count = 0;
+  do
+    {
+      sd_bus_message *reply = NULL;
+      sd_bus_error e = SD_BUS_ERROR_NULL;
+      const char *next;
+
+      if (sd_bus_call_method (bus, "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager",
+                              "GetSourcesPaged", &e, &reply, "su", after, (guint32) G_MAXUINT32) < 0)
+        g_error ("GetSourcesPaged: %s", e.message);
+      g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "(oa{sv})"), >=, 0);
+      while (sd_bus_message_skip (reply, "(oa{sv})") > 0)
+        (*count)++;
+      g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
+      g_assert_cmpint (sd_bus_message_read (reply, "s", &next), >=, 0);
+      g_free (after);
+      after = g_strdup (next);
+      sd_bus_message_unref (reply);
+    }
+  while (after[0]);
+  sd_bus_flush_close_unref (bus);
+  return now_s () - t0;
+}
+
+static double
+run_cli (Harness *h, const char *cli, gboolean json)
+{
+  const char *argv[] = { cli, "--user", "list", json ? "--json" : NULL, NULL };
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "DBUS_SESSION_BUS_ADDRESS", h->bus_address, TRUE);
+  g_autoptr (GError) error = NULL;
+  int status;
+  double t0 = now_s ();
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  return now_s () - t0;
+}
+
+int
+main (int argc, char **argv)
+{
+  guint n = 100000, listed;
+  const char *baseline = NULL;
+  const char *cli = g_getenv ("SOURCECTL_BINARY");
+  g_autoptr (Harness) h = NULL;
+  double bare, list, json, old = 0;
+  guint64 idle_kb, peak_kb;
+
+  for (int i = 1; i < argc; i++)
+    {
+      if (g_str_equal (argv[i], "--baseline-cli") && i + 1 < argc)
+        baseline = argv[++i];
+      else
+        n = (guint) atoi (argv[i]);
+    }
+  if (!g_getenv ("SOURCED_BINARY"))
+    g_setenv ("SOURCED_BINARY", "build/daemon/sourced", TRUE);
+  if (!cli)
+    cli = "build/cli/sourcectl";
+
+  h = harness_new ();
+  {
+    g_autofree char *dir = g_build_filename (h->config_dir, "sources.d", NULL);
+    g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
+    for (guint i = 0; i < n; i++)
+      {
+        g_autofree char *path = g_strdup_printf ("%s/src%06u.source", dir, i);
+        g_assert_true (g_file_set_contents (path, "[Source]\nExec=sleep 1000\nInitialState=stopped\n", -1, NULL));
+      }
+  }
+  harness_start (h, NULL);
+
+  bare_pages (h, &listed); /* warm-up */
+  /* Let the first start's commit and snapshot settle: idle means idle. */
+  g_usleep (3 * G_USEC_PER_SEC);
+  {
+    /* Peak RSS from here on: the kernel's high-water mark, reset. */
+    g_autofree char *clear = g_strdup_printf ("/proc/%d/clear_refs", h->daemon_pid);
+    int fd = open (clear, O_WRONLY | O_CLOEXEC);
+    g_assert_cmpint (fd, >=, 0);
+    g_assert_cmpint (write (fd, "5", 1), ==, 1);
+    close (fd);
+  }
+  idle_kb = status_kb (h->daemon_pid, "VmRSS:");
+  bare = bare_pages (h, &listed);
+  g_assert_cmpuint (listed, ==, n);
+  list = run_cli (h, cli, FALSE);
+  json = run_cli (h, cli, TRUE);
+  if (baseline)
+    old = run_cli (h, baseline, FALSE);
+  peak_kb = status_kb (h->daemon_pid, "VmHWM:");
+
+  printf ("%u sources: bare GetSourcesPaged pager %.2f s; sourcectl list %.2f s (%.2f x the pager), "
+          "list --json %.2f s (%.2f x)\n",
+          n, bare, list, list / bare, json, json / bare);
+  if (baseline)
+    printf ("baseline sourcectl list %.2f s: this one is %.1f x faster\n", old, old / list);
+  printf ("sourced RSS idle %.1f MB, peak while serving %.1f MB (+%.1f %%)\n", idle_kb / 1024.0, peak_kb / 1024.0,
+          100.0 * ((double) peak_kb - (double) idle_kb) / (double) idle_kb);
+  return 0;
+}
