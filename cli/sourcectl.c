@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sourcectl: the command-line client of sourced, in the manner of
  * systemctl — one verb, some ids, human tables or --json. */
+#include <fnmatch.h>
 #include <getopt.h>
 #include <locale.h>
 #include <stdio.h>
@@ -454,10 +455,134 @@ cmd_show (Ctl *ctl)
 
 /* ---- Changing ------------------------------------------------------------- */
 
+static gboolean
+has_glob (Ctl *ctl)
+{
+  for (int i = 0; i < ctl->n_args; i++)
+    if (strpbrk (ctl->args[i], "*?["))
+      return TRUE;
+  return FALSE;
+}
+
+/* One call of a Manager bulk method (PauseSources, …) for all the
+ * patterns: one durable change on the daemon's side. Rows that failed are
+ * reported one a line; the exit status is that of the first. */
+static int
+call_bulk (Ctl *ctl, const char *member, char **patterns)
+{
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  sd_bus_message *m = NULL, *reply = NULL;
+  const char *id, *outcome, *message;
+  int ret = EXIT_OK, r;
+
+  r = sd_bus_message_new_method_call (ctl->bus, &m, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE,
+                                      member);
+  if (r >= 0)
+    r = sd_bus_message_append_strv (m, patterns);
+  if (r >= 0)
+    r = sd_bus_call (ctl->bus, m, 0, &error, &reply);
+  sd_bus_message_unref (m);
+  if (r < 0)
+    {
+      /* NoSuchSource names the pattern that matched nothing. */
+      if (sd_bus_error_has_name (&error, "org.sourced.Sourced1.Error.NoSuchSource"))
+        {
+          fprintf (stderr, "sourcectl: %s\n", error.message);
+          ret = EXIT_NO_SOURCE;
+        }
+      else
+        ret = report (NULL, &error, r);
+      sd_bus_error_free (&error);
+      return ret;
+    }
+  r = sd_bus_message_enter_container (reply, 'a', "(sss)");
+  while (r >= 0 && (r = sd_bus_message_read (reply, "(sss)", &id, &outcome, &message)) > 0)
+    {
+      if (g_str_equal (outcome, "done") || g_str_equal (outcome, "unchanged"))
+        continue;
+      sd_bus_error row = SD_BUS_ERROR_MAKE_CONST (outcome, message);
+      int code = report (id, &row, -EIO);
+      if (ret == EXIT_OK)
+        ret = code;
+    }
+  sd_bus_message_unref (reply);
+  return r < 0 ? report (NULL, NULL, r) : ret;
+}
+
+/* The ids of all sources matching the patterns in ctl->args (fnmatch), in
+ * id order; with @not_running, only those not running already. NULL after
+ * reporting an error (a pattern matching nothing: exit 4). */
+static GPtrArray *
+expand (Ctl *ctl, gboolean not_running, int *ret)
+{
+  g_autoptr (GPtrArray) infos = NULL;
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  sd_bus_error error = SD_BUS_ERROR_NULL;
+  int r = source_info_get_all (ctl->bus, &infos, &error);
+
+  if (r < 0)
+    {
+      *ret = report (NULL, &error, r);
+      sd_bus_error_free (&error);
+      return NULL;
+    }
+  for (int i = 0; i < ctl->n_args; i++)
+    {
+      gboolean hit = FALSE;
+      for (guint k = 0; k < infos->len; k++)
+        hit |= fnmatch (ctl->args[i], ((SourceInfo *) infos->pdata[k])->id, 0) == 0;
+      if (!hit)
+        {
+          fprintf (stderr, "sourcectl: no source matches '%s'\n", ctl->args[i]);
+          *ret = EXIT_NO_SOURCE;
+          return NULL;
+        }
+    }
+  for (guint k = 0; k < infos->len; k++)
+    {
+      SourceInfo *s = infos->pdata[k];
+      gboolean hit = FALSE;
+      for (int i = 0; i < ctl->n_args && !hit; i++)
+        hit = fnmatch (ctl->args[i], s->id, 0) == 0;
+      if (hit && !(not_running && (g_str_equal (s->status, "active") || g_str_equal (s->status, "paused") ||
+                                   g_str_equal (s->status, "starting"))))
+        g_ptr_array_add (ids, g_strdup (s->id));
+    }
+  *ret = EXIT_OK;
+  return g_steal_pointer (&ids);
+}
+
 static int
 call_each (Ctl *ctl, const char *member)
 {
   int ret = EXIT_OK;
+
+  /* Globs (systemctl style): Pause, Unpause, Stop and Start (restart) go
+   * to the Manager's bulk methods in one call; the rest are expanded here
+   * and done one by one. */
+  if (has_glob (ctl))
+    {
+      if (g_str_equal (member, "Pause") || g_str_equal (member, "Unpause") || g_str_equal (member, "Stop") ||
+          g_str_equal (member, "Start"))
+        {
+          g_autofree char *bulk = g_strconcat (member, "Sources", NULL);
+          return call_bulk (ctl, bulk, ctl->args);
+        }
+      g_autoptr (GPtrArray) ids = expand (ctl, g_str_equal (member, "start"), &ret);
+      if (!ids)
+        return ret;
+      if (g_str_equal (member, "start"))
+        {
+          if (ids->len == 0)
+            return EXIT_OK; /* all running already */
+          g_ptr_array_add (ids, NULL);
+          return call_bulk (ctl, "StartSources", (char **) ids->pdata);
+        }
+      Ctl each = *ctl;
+      each.args = (char **) ids->pdata;
+      each.n_args = (int) ids->len;
+      return call_each (&each, member);
+    }
 
   for (int i = 0; i < ctl->n_args; i++)
     {

@@ -24,6 +24,7 @@ typedef struct {
   Source *src;
   CommitDoneFunc done;
   gpointer user_data;
+  GDestroyNotify destroy; /* for user_data, if done never runs */
 } CommitOp;
 
 /* Writes that failed since the start, for commit_flush_sync(). */
@@ -45,6 +46,8 @@ struct CommitBatch {
 static void
 free_op (CommitOp *op)
 {
+  if (op->destroy)
+    op->destroy (op->user_data);
   if (op->call)
     sd_bus_message_unref (op->call);
   if (op->src)
@@ -125,8 +128,16 @@ commit_track_manager (Sourced *d)
 void
 commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, gpointer user_data)
 {
+  commit_add_full (d, call, src, done, user_data, NULL);
+}
+
+void
+commit_add_full (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, gpointer user_data,
+                 GDestroyNotify destroy)
+{
   CommitOp *op = g_new0 (CommitOp, 1);
 
+  op->destroy = destroy;
   op->call = call ? sd_bus_message_ref (call) : NULL;
   op->src = src ? source_ref (src) : NULL;
   op->done = done;
@@ -364,6 +375,7 @@ finish (Sourced *d, CommitBatch *b)
   for (guint i = 0; i < b->ops->len; i++)
     {
       CommitOp *op = b->ops->pdata[i];
+      op->destroy = NULL; /* @done owns user_data now */
       if (op->done)
         op->done (d, op->call, op->src, op->user_data);
       else if (op->call)

@@ -19,6 +19,10 @@ void commit_track_manager (Sourced *d);
 /* @call may be NULL (a change the daemon makes itself). @done NULL: reply
  * with no arguments. */
 void commit_add (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, gpointer user_data);
+/* The same; @destroy frees @user_data if @done never runs (the write
+ * failed and the call got PersistFailed). */
+void commit_add_full (Sourced *d, sd_bus_message *call, Source *src, CommitDoneFunc done, gpointer user_data,
+                      GDestroyNotify destroy);
 
 /* Makes sure the batch is committed soon (from an idle callback) even if no
  * bus message is being processed. */

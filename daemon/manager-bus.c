@@ -3,6 +3,7 @@
 
 #include "config.h"
 #include "auth.h"
+#include "bulk-bus.h"
 #include "commit.h"
 #include "load.h"
 #include "source-bus.h"
@@ -598,6 +599,14 @@ const sd_bus_vtable manager_bus_vtable[] = {
   SD_BUS_METHOD_WITH_ARGS ("GetSourcesPaged", SD_BUS_ARGS ("s", after_id, "u", max),
                            SD_BUS_RESULT ("a(oa{sv})", sources, "s", next_after), method_get_sources_paged,
                            SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("PauseSources", SD_BUS_ARGS ("as", patterns), SD_BUS_RESULT ("a(sss)", results),
+                           bulk_bus_pause, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("UnpauseSources", SD_BUS_ARGS ("as", patterns), SD_BUS_RESULT ("a(sss)", results),
+                           bulk_bus_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("StartSources", SD_BUS_ARGS ("as", patterns), SD_BUS_RESULT ("a(sss)", results),
+                           bulk_bus_start, SD_BUS_VTABLE_UNPRIVILEGED),
+  SD_BUS_METHOD_WITH_ARGS ("StopSources", SD_BUS_ARGS ("as", patterns), SD_BUS_RESULT ("a(sss)", results),
+                           bulk_bus_stop, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("GetSource", SD_BUS_ARGS ("s", id), SD_BUS_RESULT ("o", source), method_get_source,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("CreateSource", SD_BUS_ARGS ("s", id, "a{sv}", settings), SD_BUS_RESULT ("o", source),

@@ -125,8 +125,8 @@ set_property_unused (sd_bus *bus, const char *path, const char *interface, const
   return sd_bus_error_set (error, SD_BUS_ERROR_FAILED, "Internal error: Set bypassed the filter");
 }
 
-static void
-apply_paused_at (Sourced *d, Source *src, guint64 paused_at)
+void
+source_bus_apply_paused_at (Sourced *d, Source *src, guint64 paused_at)
 {
   if (src->control.paused_at == paused_at && (paused_at != 0 || src->control.system_paused_at == 0))
     return; /* nothing changes: no write, no signal */
@@ -150,7 +150,7 @@ method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
   AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (src->control.paused_at == 0)
-    apply_paused_at (the_daemon, src, sourced_now ());
+    source_bus_apply_paused_at (the_daemon, src, sourced_now ());
   commit_add (the_daemon, m, src, NULL, NULL);
   return 1;
 }
@@ -161,7 +161,7 @@ method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
   Source *src = userdata;
   AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
-  apply_paused_at (the_daemon, src, 0);
+  source_bus_apply_paused_at (the_daemon, src, 0);
   commit_add (the_daemon, m, src, done_unpause, NULL);
   return 1;
 }
@@ -189,20 +189,25 @@ done_stop (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
   supervisor_stop (d, src, on_supervisor_done, sd_bus_message_ref (call));
 }
 
-static int
-method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
+void
+source_bus_apply_start (Sourced *d, Source *src, guint64 now)
 {
-  Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
-  guint64 now = sourced_now ();
-
-  commit_track_source (the_daemon, src);
+  commit_track_source (d, src);
   source_set_started (src, TRUE, now);
   /* A daemon-made pause (repeated failures) ends with an explicit Start;
    * the user's own pause stays as it is. */
   if (src->control.system_paused_at)
     source_set_system_paused_at (src, 0, now);
-  source_refresh (src, the_daemon->paused_at != 0);
+  source_refresh (src, d->paused_at != 0);
+}
+
+static int
+method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+  Source *src = userdata;
+  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+
+  source_bus_apply_start (the_daemon, src, sourced_now ());
   commit_add (the_daemon, m, src, done_start, NULL);
   return 1;
 }
@@ -308,7 +313,7 @@ source_bus_handle_set (Sourced *d, sd_bus_message *m)
       return 1; /* polkit is asked; the call comes back */
   }
 
-  apply_paused_at (d, src, value);
+  source_bus_apply_paused_at (d, src, value);
   commit_add (d, m, src, value == 0 ? done_unpause : NULL, NULL);
   return 1;
 }

@@ -20,6 +20,12 @@ int source_bus_append_all (sd_bus_message *reply, Source *src);
 /* An upper bound of what source_bus_append_all() adds, in bytes. */
 gsize source_bus_size_bound (Source *src);
 
+/* The model changes of a Pause/Unpause/PausedAt (0 unpauses) and of a
+ * Start, tracked for the commit being collected; shared with the bulk
+ * methods (bulk-bus.c). */
+void source_bus_apply_paused_at (Sourced *d, Source *src, guint64 paused_at);
+void source_bus_apply_start (Sourced *d, Source *src, guint64 now);
+
 /* From the bus filter: Properties.Set on a source. Returns 1 if handled. */
 int source_bus_handle_set (Sourced *d, sd_bus_message *m);
 

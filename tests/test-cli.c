@@ -539,6 +539,62 @@ test_bash_completion (void)
   g_assert_cmpstr (out, ==, "pause pause-all\nshop\n");
 }
 
+/* Globs, as systemctl takes them: one bulk call on the daemon's side. */
+static void
+test_globs (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+
+  harness_write_definition (h, "shop-eu", "[Source]\nExec=sleep 1000\n");
+  harness_write_definition (h, "shop-us", "[Source]\nExec=sleep 1000\n");
+  harness_write_definition (h, "other", "[Source]\nExec=sleep 1000\n");
+  harness_start (h, NULL);
+  {
+    g_auto (HarnessRun) r = run (h, "pause", "shop-*", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop-eu", "PausedAt"), !=, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop-us", "PausedAt"), !=, 0);
+    g_assert_cmpuint (harness_get_t (h, "other", "PausedAt"), ==, 0);
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "unpause", "shop-?u", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop-eu", "PausedAt"), ==, 0);
+    g_assert_cmpuint (harness_get_t (h, "shop-us", "PausedAt"), !=, 0);
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "pause", "nothing-*", NULL);
+    g_assert_cmpint (r.status, ==, 4);
+    g_assert_cmpstr (r.err, ==, "sourcectl: No source matches 'nothing-*'\n");
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "stop", "*", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_autofree char *st = harness_get_s (h, "other", "Status");
+    g_assert_cmpstr (st, ==, "stopped");
+  }
+  {
+    /* Stopped already: each is said, exit 5 as for one id. */
+    g_auto (HarnessRun) r = run (h, "stop", "shop-*", NULL);
+    g_assert_cmpint (r.status, ==, 5);
+    g_assert_nonnull (strstr (r.err, "Unable to stop source 'shop-eu': not in a stoppable state"));
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "start", "shop-*", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_u (h, "shop-eu", "MainPID"), !=, 0);
+    g_autofree char *st = harness_get_s (h, "other", "Status");
+    g_assert_cmpstr (st, ==, "stopped");
+  }
+  {
+    /* start leaves running ones alone, globbed or not. */
+    guint32 pid = harness_get_u (h, "shop-eu", "MainPID");
+    g_auto (HarnessRun) r = run (h, "start", "shop-*", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_cmpuint (harness_get_u (h, "shop-eu", "MainPID"), ==, pid);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -546,6 +602,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sourcectl/list", test_list);
   g_test_add_func ("/sourcectl/status-show", test_status_and_show);
   g_test_add_func ("/sourcectl/pause-unpause", test_pause_unpause);
+  g_test_add_func ("/sourcectl/globs", test_globs);
   g_test_add_func ("/sourcectl/start-stop-restart-run", test_start_stop_restart_run);
   g_test_add_func ("/sourcectl/create-remove-reload", test_create_remove_reload);
   g_test_add_func ("/sourcectl/monitor", test_monitor);

@@ -1142,6 +1142,132 @@ test_get_sources_paged_sized (void)
   g_assert_cmpuint (pages, >, 1);
 }
 
+/* ---- Bulk control ------------------------------------------------------------ */
+
+/* Calls a bulk method; returns its rows as "id outcome" lines, or NULL with
+ * @e set. */
+static char *
+bulk_call (Harness *h, const char *member, sd_bus_error *e, const char *const *patterns)
+{
+  sd_bus_message *m = NULL, *reply = NULL;
+  GString *rows = g_string_new (NULL);
+  const char *id, *outcome, *message;
+  int r;
+
+  g_assert_cmpint (sd_bus_message_new_method_call (h->client, &m, "org.sourced.Sourced1", MGR_PATH, MGR_IFACE,
+                                                   member), >=, 0);
+  g_assert_cmpint (sd_bus_message_append_strv (m, (char **) patterns), >=, 0);
+  r = sd_bus_call (h->client, m, 30 * G_USEC_PER_SEC, e, &reply);
+  sd_bus_message_unref (m);
+  if (r < 0)
+    {
+      g_string_free (rows, TRUE);
+      return NULL;
+    }
+  g_assert_cmpint (sd_bus_message_enter_container (reply, 'a', "(sss)"), >=, 0);
+  while (sd_bus_message_read (reply, "(sss)", &id, &outcome, &message) > 0)
+    g_string_append_printf (rows, "%s %s\n", id, outcome);
+  sd_bus_message_unref (reply);
+  harness_sync (h);
+  return g_string_free (rows, FALSE);
+}
+
+static void
+test_bulk_control (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  g_autofree char *fault = g_build_filename (h->dir, "fault", NULL);
+  char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  char *rows;
+
+  h->extra_env = g_strdupv (env);
+  harness_write_definition (h, "shop-a", sleeper);
+  harness_write_definition (h, "shop-b", sleeper);
+  harness_write_definition (h, "shop-c", sleeper);
+  harness_write_definition (h, "misc", sleeper);
+  harness_write_definition (h, "idle", "[Source]\nExec=sleep 1000\nInitialState=stopped\n");
+  harness_start (h, NULL);
+
+  /* A glob: one row each, one PropertiesChanged each, the rest untouched. */
+  harness_clear_signals (h);
+  rows = bulk_call (h, "PauseSources", NULL, (const char *const[]) { "shop-*", NULL });
+  g_assert_cmpstr (rows, ==, "shop-a done\nshop-b done\nshop-c done\n");
+  g_free (rows);
+  g_assert_cmpuint (harness_count_changed (h, "shop-b", "PausedAt"), ==, 1);
+  g_assert_cmpuint (harness_count_changed (h, "misc", NULL), ==, 0);
+  g_autofree char *st = harness_get_s (h, "shop-c", "Status");
+  g_assert_cmpstr (st, ==, "paused");
+  rows = bulk_call (h, "PauseSources", NULL, (const char *const[]) { "shop-a", "misc", NULL });
+  g_assert_cmpstr (rows, ==, "misc done\nshop-a unchanged\n");
+  g_free (rows);
+
+  /* A pattern that matches nothing: an error naming it; nothing changes. */
+  g_assert_null (bulk_call (h, "UnpauseSources", &e, (const char *const[]) { "shop-*", "nope*", NULL }));
+  g_assert_cmpstr (e.name, ==, ERR ("NoSuchSource"));
+  g_assert_nonnull (strstr (e.message, "'nope*'"));
+  sd_bus_error_free (&e);
+  g_assert_cmpuint (harness_get_t (h, "shop-a", "PausedAt"), !=, 0);
+
+  /* Bad input is bounded. */
+  g_assert_null (bulk_call (h, "PauseSources", &e, (const char *const[]) { NULL }));
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  sd_bus_error_free (&e);
+  g_assert_null (bulk_call (h, "PauseSources", &e, (const char *const[]) { "", NULL }));
+  g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+  sd_bus_error_free (&e);
+  {
+    g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+    for (guint i = 0; i < 5000; i++)
+      g_ptr_array_add (many, g_strdup_printf ("p%u", i));
+    g_ptr_array_add (many, NULL);
+    g_assert_null (bulk_call (h, "PauseSources", &e, (const char *const *) many->pdata));
+    g_assert_cmpstr (e.name, ==, "org.freedesktop.DBus.Error.InvalidArgs");
+    sd_bus_error_free (&e);
+  }
+
+  /* All or nothing: a failed write applies none of them. */
+  g_assert_true (g_file_set_contents (fault, "", -1, NULL));
+  g_assert_null (bulk_call (h, "UnpauseSources", &e, (const char *const[]) { "*", NULL }));
+  g_assert_cmpstr (e.name, ==, ERR ("PersistFailed"));
+  sd_bus_error_free (&e);
+  g_assert_no_errno (unlink (fault));
+  g_assert_cmpuint (harness_get_t (h, "shop-a", "PausedAt"), !=, 0);
+  g_assert_cmpuint (harness_get_t (h, "misc", "PausedAt"), !=, 0);
+
+  /* Stop everything: the stopped one is a row, not a call error; the reply
+   * comes once the workers have exited. */
+  rows = bulk_call (h, "StopSources", NULL, (const char *const[]) { "*", NULL });
+  g_assert_cmpstr (rows, ==, "idle org.sourced.Sourced1.Error.NotStoppable\nmisc done\nshop-a done\nshop-b done\n"
+                             "shop-c done\n");
+  g_free (rows);
+  g_free (st);
+  st = harness_get_s (h, "shop-b", "Status");
+  g_assert_cmpstr (st, ==, "stopped");
+  g_assert_cmpuint (harness_get_u (h, "shop-b", "MainPID"), ==, 0);
+
+  /* Start a group: replies once the workers run. */
+  rows = bulk_call (h, "StartSources", NULL, (const char *const[]) { "shop-?", NULL });
+  g_assert_cmpstr (rows, ==, "shop-a done\nshop-b done\nshop-c done\n");
+  g_free (rows);
+  g_assert_cmpuint (harness_get_u (h, "shop-a", "MainPID"), !=, 0);
+  rows = bulk_call (h, "UnpauseSources", NULL, (const char *const[]) { "shop-[ab]", NULL });
+  g_assert_cmpstr (rows, ==, "shop-a done\nshop-b done\n");
+  g_free (rows);
+  g_free (st);
+  st = harness_get_s (h, "shop-a", "Status");
+  g_assert_cmpstr (st, ==, "active");
+
+  /* Durable: what the replies said is what a restart finds. */
+  harness_kill (h, SIGKILL);
+  harness_start (h, NULL);
+  g_assert_cmpuint (harness_get_t (h, "shop-a", "PausedAt"), ==, 0);
+  g_assert_cmpuint (harness_get_t (h, "shop-c", "PausedAt"), !=, 0);
+  g_free (st);
+  st = harness_get_s (h, "misc", "Status");
+  g_assert_cmpstr (st, ==, "stopped");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1162,6 +1288,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sourced/list-sources-too-large", test_list_sources);
   g_test_add_func ("/sourced/get-sources-paged", test_get_sources_paged);
   g_test_add_func ("/sourced/get-sources-paged-sized", test_get_sources_paged_sized);
+  g_test_add_func ("/sourced/bulk-control", test_bulk_control);
   g_test_add_func ("/sourced/managed-objects", test_managed_objects_and_nsources);
   g_test_add_func ("/sourced/reload", test_reload);
   g_test_add_func ("/sourced/persist-clean-restart", test_persist_clean_restart);
