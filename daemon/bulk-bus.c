@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bulk-bus.h"
 
-#include <fnmatch.h>
-
 #include "auth.h"
 #include "commit.h"
 #include "source-bus.h"
@@ -93,66 +91,121 @@ is_glob (const char *pattern)
   return strpbrk (pattern, "*?[") != NULL;
 }
 
+/* fnmatch(3) without flags, for ids, which are ASCII: glibc's converts
+ * both strings to wide characters in a UTF-8 locale, and that was most of
+ * the time a glob over 100,000 sources took. * ? [set] [!set] [^set]
+ * [a-z], and \ to quote. */
+gboolean
+bulk_glob_match (const char *p, const char *s)
+{
+  for (; *p; p++, s++)
+    switch (*p)
+      {
+      case '*':
+        while (*p == '*')
+          p++;
+        if (!*p)
+          return TRUE;
+        for (; *s; s++)
+          if (bulk_glob_match (p, s))
+            return TRUE;
+        return FALSE;
+      case '?':
+        if (!*s)
+          return FALSE;
+        break;
+      case '[':
+        {
+          const char *q = p + 1;
+          gboolean negate = *q == '!' || *q == '^', hit = FALSE;
+          if (negate)
+            q++;
+          if (!*s)
+            return FALSE;
+          /* A ']' first is part of the set. */
+          do
+            {
+              if (!*q)
+                return FALSE; /* no closing ']' (fnmatch: '[' matches itself; no id holds one) */
+              if (q[1] == '-' && q[2] && q[2] != ']')
+                {
+                  hit |= *s >= q[0] && *s <= q[2];
+                  q += 3;
+                }
+              else
+                hit |= *s == *q++;
+            }
+          while (*q != ']');
+          if (hit == negate)
+            return FALSE;
+          p = q;
+          break;
+        }
+      case '\\':
+        if (p[1])
+          p++;
+        /* fall through */
+      default:
+        if (*p != *s)
+          return FALSE;
+      }
+  return *s == '\0';
+}
+
+/* The literal start of a glob: every match begins with it, so only that
+ * range of the id-ordered tree is walked. */
+static char *
+glob_prefix (const char *pattern)
+{
+  return g_strndup (pattern, strcspn (pattern, "*?[\\"));
+}
+
 /* The sources @patterns match, in id order, each once; NULL with @error
  * naming the first pattern that matches nothing. */
 static GPtrArray *
 match (Sourced *d, char **patterns, GError **error)
 {
   g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);
-  g_autofree gboolean *hit = g_new0 (gboolean, g_strv_length (patterns));
-  g_autoptr (GPtrArray) globs = g_ptr_array_new ();
-  g_autoptr (GHashTable) exact = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GTree) ordered = g_tree_new ((GCompareFunc) strcmp);
 
   for (guint i = 0; patterns[i]; i++)
     {
-      if (is_glob (patterns[i]))
-        g_ptr_array_add (globs, GUINT_TO_POINTER (i));
-      else
-        g_hash_table_insert (exact, patterns[i], GUINT_TO_POINTER (i + 1));
-    }
-  if (globs->len == 0)
-    {
-      /* Ids only: looked up, no walk over every source. */
-      g_autoptr (GTree) ordered = g_tree_new ((GCompareFunc) strcmp);
-      for (guint i = 0; patterns[i]; i++)
+      gboolean hit = FALSE;
+
+      if (!is_glob (patterns[i]))
         {
           Source *src = sourced_lookup (d, patterns[i]);
           if (src && !src->is_new)
             {
-              hit[i] = TRUE;
+              hit = TRUE;
               g_tree_insert (ordered, src->id, src);
             }
         }
-      for (GTreeNode *n = g_tree_node_first (ordered); n; n = g_tree_node_next (n))
-        g_ptr_array_add (found, source_ref (g_tree_node_value (n)));
-    }
-  else
-    for (GTreeNode *n = g_tree_node_first (d->sources); n; n = g_tree_node_next (n))
-      {
-        Source *src = g_tree_node_value (n);
-        gboolean any = FALSE;
-        guint exact_index;
+      else
+        {
+          g_autofree char *prefix = glob_prefix (patterns[i]);
+          gsize len = strlen (prefix);
+          GTreeNode *n = g_tree_lower_bound (d->sources, prefix);
 
-        if (src->removed || src->is_new)
-          continue;
-        if ((exact_index = GPOINTER_TO_UINT (g_hash_table_lookup (exact, src->id))))
-          any = hit[exact_index - 1] = TRUE;
-        for (guint k = 0; k < globs->len; k++)
-          {
-            guint i = GPOINTER_TO_UINT (globs->pdata[k]);
-            if (fnmatch (patterns[i], src->id, 0) == 0)
-              any = hit[i] = TRUE;
-          }
-        if (any)
-          g_ptr_array_add (found, source_ref (src));
-      }
-  for (guint i = 0; patterns[i]; i++)
-    if (!hit[i])
-      {
-        /* As systemctl: a pattern that matches nothing is an error. */
-        g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_NO_SUCH_SOURCE, "No source matches '%s'", patterns[i]);
-        return NULL;
-      }
+          for (; n && strncmp (g_tree_node_key (n), prefix, len) == 0; n = g_tree_node_next (n))
+            {
+              Source *src = g_tree_node_value (n);
+              if (!src->removed && !src->is_new && bulk_glob_match (patterns[i], src->id))
+                {
+                  hit = TRUE;
+                  g_tree_insert (ordered, src->id, src);
+                }
+            }
+        }
+      if (!hit)
+        {
+          /* As systemctl: a pattern that matches nothing is an error. */
+          g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_NO_SUCH_SOURCE, "No source matches '%s'", patterns[i]);
+          return NULL;
+        }
+    }
+  for (GTreeNode *n = g_tree_node_first (ordered); n; n = g_tree_node_next (n))
+    g_ptr_array_add (found, source_ref (g_tree_node_value (n)));
   return g_steal_pointer (&found);
 }
 

@@ -12,6 +12,9 @@
  * an error name, message); Start and Stop reply once every worker runs or
  * has exited, as the single calls do. Authorized once per call. */
 
+/* fnmatch (pattern, id, 0) == 0 for ASCII ids, without its locale cost. */
+gboolean bulk_glob_match (const char *pattern, const char *id);
+
 int bulk_bus_pause (sd_bus_message *m, void *userdata, sd_bus_error *error);
 int bulk_bus_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error);
 int bulk_bus_start (sd_bus_message *m, void *userdata, sd_bus_error *error);

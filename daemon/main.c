@@ -21,29 +21,6 @@
 #include "supervisor.h"
 #include "spawner.h"
 
-Source *
-sourced_lookup (Sourced *d, const char *id)
-{
-  Source *src = g_tree_lookup (d->sources, id);
-  return src && !src->removed ? src : NULL;
-}
-
-void
-sourced_insert (Sourced *d, Source *src)
-{
-  g_tree_insert (d->sources, src->id, src);
-  d->n_sources++;
-}
-
-void
-sourced_forget (Sourced *d, Source *src)
-{
-  if (g_tree_lookup (d->sources, src->id) != src)
-    return;
-  d->n_sources--;
-  g_tree_remove (d->sources, src->id);
-}
-
 static gint
 compare_ids (gconstpointer a, gconstpointer b, gpointer user_data)
 {

@@ -647,3 +647,22 @@ harness_run_clear (HarnessRun *run)
   g_free (run->out);
   g_free (run->err);
 }
+
+guint64
+harness_count_transactions (Harness *h)
+{
+  g_autofree char *journal = g_build_filename (h->state_dir, "state.journal", NULL);
+  g_autofree char *snapshot = g_build_filename (h->state_dir, "state.ini", NULL);
+  g_autofree char *data = NULL;
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  const char *last = NULL;
+
+  if (g_file_get_contents (journal, &data, NULL, NULL))
+    for (const char *p = data; (p = strstr (p, "#@txn ")); p++)
+      last = p;
+  if (last)
+    return g_ascii_strtoull (last + 6, NULL, 10);
+  if (g_key_file_load_from_file (kf, snapshot, G_KEY_FILE_NONE, NULL))
+    return g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
+  return 0;
+}

@@ -76,6 +76,9 @@ gboolean pid_alive (pid_t pid);
 char harness_process_state (pid_t pid);
 /* User plus system CPU time of a process, all its threads; -1 if gone. */
 double harness_process_cpu_seconds (pid_t pid);
+/* Store transactions ever written (each one fdatasync'd append): the last
+ * journal sequence number, or the snapshot's when the journal was folded. */
+guint64 harness_count_transactions (Harness *h);
 /* A plain client connection to the test's bus, subscribed to nothing. */
 sd_bus *harness_connect (Harness *h);
 

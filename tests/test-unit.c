@@ -6,6 +6,8 @@
 
 #include "definition.h"
 #include "sink-rules.h"
+#include "bulk-bus.h"
+#include <fnmatch.h>
 #include "clock.h"
 #include "scheduler.h"
 #include "settings.h"
@@ -623,6 +625,20 @@ test_sink_path_rules (void)
     }
 }
 
+static void
+test_glob_match_is_fnmatch (void)
+{
+  const char *patterns[] = { "*", "shop-*", "shop-?u", "s*p*", "*-eu", "shop-[ab]", "shop-[!ab]", "shop-[^a-c]",
+                             "[a-z]*", "[]x]*", "a\\*b", "**", "?", "sh*op", "x[0-9][0-9]", "*.*", "[a-", NULL };
+  const char *ids[] = { "shop-a", "shop-b", "shop-eu", "shop-us", "sp", "a*b", "ab", "x12", "x1", "a.b", "]x",
+                        "s", "shop", "A", "[a-", NULL };
+
+  for (guint i = 0; patterns[i]; i++)
+    for (guint k = 0; ids[k]; k++)
+      if (bulk_glob_match (patterns[i], ids[k]) != (fnmatch (patterns[i], ids[k], 0) == 0))
+        g_error ("'%s' against '%s': fnmatch says %d", patterns[i], ids[k], fnmatch (patterns[i], ids[k], 0));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -633,6 +649,7 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/definition/ok", test_definition_ok);
   g_test_add_func ("/unit/definition/errors", test_definition_errors);
   g_test_add_func ("/unit/sink/path-rules", test_sink_path_rules);
+  g_test_add_func ("/unit/glob-match-is-fnmatch", test_glob_match_is_fnmatch);
   g_test_add_func ("/unit/definition/filename", test_definition_filename);
   g_test_add_func ("/unit/settings/typed", test_settings_typed);
   g_test_add_func ("/unit/store/roundtrip", test_store_roundtrip);

@@ -233,28 +233,6 @@ print_cpu (const char *what, Measure m)
           m.us_daemon, m.us_bus, m.us_client, m.idle * 100);
 }
 
-/* Transactions ever written: the last journal sequence number (each is one
- * fdatasync'd append), or the snapshot's when the journal was just folded. */
-static guint64
-count_transactions (Harness *h)
-{
-  g_autofree char *journal = g_build_filename (h->state_dir, "state.journal", NULL);
-  g_autofree char *snapshot = g_build_filename (h->state_dir, "state.ini", NULL);
-  g_autofree char *data = NULL;
-  g_autoptr (GKeyFile) kf = g_key_file_new ();
-  guint64 seq = 0;
-  const char *last = NULL;
-
-  if (g_file_get_contents (journal, &data, NULL, NULL))
-    for (const char *p = data; (p = strstr (p, "#@txn ")); p++)
-      last = p;
-  if (last)
-    return g_ascii_strtoull (last + 6, NULL, 10);
-  if (g_key_file_load_from_file (kf, snapshot, G_KEY_FILE_NONE, NULL))
-    seq = g_key_file_get_uint64 (kf, "Store", "JournalSeq", NULL);
-  return seq;
-}
-
 static long
 peak_rss_kb (pid_t pid)
 {
@@ -302,11 +280,11 @@ run (guint n, double *per_change_32)
   guint64 tx0, tx1, tx2;
 
   /* fsync'd writes are counted over one Pause round of each kind. */
-  tx0 = count_transactions (h);
+  tx0 = harness_count_transactions (h);
   pause1 = measure (h, n, FALSE, 1, &changes1);
-  tx1 = count_transactions (h);
+  tx1 = harness_count_transactions (h);
   pause32 = measure (h, n, FALSE, IN_FLIGHT, &changes32);
-  tx2 = count_transactions (h);
+  tx2 = harness_count_transactions (h);
   for (int round = 0; round < ROUNDS; round++)
     {
       keep_best (&ping1, measure (h, n, TRUE, 1, NULL));
