@@ -356,32 +356,11 @@ load_reload (Sourced *d, GError **error)
   return changes;
 }
 
-typedef struct {
-  guint pending;
-  GSourceFunc done;
-  gpointer user_data;
-} Applying;
-
-static void
-on_applied_start (Sourced *d, Source *src, const GError *error, gpointer user_data)
-{
-  Applying *a = user_data;
-
-  if (--a->pending > 0)
-    return;
-  if (a->done)
-    a->done (a->user_data);
-  g_free (a);
-}
-
 void
 load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer user_data)
 {
-  Applying *a = g_new0 (Applying, 1);
+  SupervisorBarrier *b = supervisor_barrier_new (done, user_data);
 
-  a->done = done;
-  a->user_data = user_data;
-  a->pending = 1;
   for (guint i = 0; i < changes->removed->len; i++)
     supervisor_stop (d, changes->removed->pdata[i], NULL, NULL);
   for (guint i = 0; i < changes->added->len; i++)
@@ -389,9 +368,9 @@ load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer
       Source *src = changes->added->pdata[i];
       if (src->control.started && !src->is_new)
         {
-          a->pending++;
-          supervisor_start (d, src, on_applied_start, a);
+          supervisor_barrier_add (b);
+          supervisor_start (d, src, supervisor_barrier_done, b);
         }
     }
-  on_applied_start (d, NULL, NULL, a);
+  supervisor_barrier_done (d, NULL, NULL, b);
 }

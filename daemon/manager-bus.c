@@ -220,23 +220,34 @@ method_list_sources (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return reply_list (m, &c, g_tree_node_first (d->sources));
 }
 
+/* The (after_id, max) of a paged read: the first node after @after_id
+ * ("" = from the start, NULL when there is none), and max, at least 1. */
+static int
+read_page_args (Sourced *d, sd_bus_message *m, GTreeNode **from, guint32 *max, sd_bus_error *error)
+{
+  const char *after;
+  int r = sd_bus_message_read (m, "su", &after, max);
+
+  if (r < 0)
+    return r;
+  if (*max == 0)
+    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, "Invalid max 0: a page holds at least one source");
+  *from = after[0] ? g_tree_upper_bound (d->sources, after) : g_tree_node_first (d->sources);
+  return 0;
+}
+
 static int
 method_list_sources_paged (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Sourced *d = userdata;
-  const char *after;
   guint32 max;
   GTreeNode *from;
-  int r;
+  int r = read_page_args (d, m, &from, &max, error);
 
-  r = sd_bus_message_read (m, "su", &after, &max);
   if (r < 0)
     return r;
-  if (max == 0)
-    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, "Invalid max 0: a page holds at least one source");
   /* Keep every page under the limit whatever the caller asks for. */
   max = MIN (max, (guint32) ((d->max_message_size - MESSAGE_OVERHEAD) / (8 + 73 + 17 + 8 + 233 + 8)));
-  from = after[0] ? g_tree_upper_bound (d->sources, after) : g_tree_node_first (d->sources);
   ListCtx c = { NULL, max, 0 };
   return reply_list (m, &c, from);
 }
@@ -251,26 +262,21 @@ method_get_sources_paged (sd_bus_message *m, void *userdata, sd_bus_error *error
 {
   Sourced *d = userdata;
   g_autoptr (sd_bus_message) reply = NULL;
-  const char *after;
   const char *last = NULL;
   guint32 max;
   gsize budget = MIN (d->max_message_size / 2, PAGE_BUDGET), used = 0;
   GTreeNode *n;
   guint count = 0;
-  int r;
+  int r = read_page_args (d, m, &n, &max, error);
 
-  r = sd_bus_message_read (m, "su", &after, &max);
   if (r < 0)
     return r;
-  if (max == 0)
-    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, "Invalid max 0: a page holds at least one source");
   r = sd_bus_message_new_method_return (m, &reply);
   if (r < 0)
     return r;
   r = sd_bus_message_open_container (reply, 'a', "(oa{sv})");
   if (r < 0)
     return r;
-  n = after[0] ? g_tree_upper_bound (d->sources, after) : g_tree_node_first (d->sources);
   for (; n; n = g_tree_node_next (n))
     {
       Source *src = g_tree_node_value (n);

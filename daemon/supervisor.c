@@ -931,36 +931,53 @@ supervisor_resume (Sourced *d, Source *src)
     }
 }
 
-typedef struct {
+struct SupervisorBarrier {
   guint pending;
   GSourceFunc done;
   gpointer user_data;
-} Shutdown;
+};
 
-static void
-on_shutdown_stopped (Sourced *d, Source *src, const GError *error, gpointer user_data)
+SupervisorBarrier *
+supervisor_barrier_new (GSourceFunc done, gpointer user_data)
 {
-  Shutdown *s = user_data;
+  SupervisorBarrier *b = g_new0 (SupervisorBarrier, 1);
 
-  if (--s->pending == 0)
-    {
-      s->done (s->user_data);
-      g_free (s);
-    }
+  b->pending = 1;
+  b->done = done;
+  b->user_data = user_data;
+  return b;
+}
+
+void
+supervisor_barrier_add (SupervisorBarrier *b)
+{
+  b->pending++;
+}
+
+void
+supervisor_barrier_done (Sourced *d, Source *src, const GError *error, gpointer barrier)
+{
+  SupervisorBarrier *b = barrier;
+
+  if (--b->pending > 0)
+    return;
+  if (b->done)
+    b->done (b->user_data);
+  g_free (b);
 }
 
 static gboolean
 stop_one (gpointer key, gpointer value, gpointer user_data)
 {
   Source *src = value;
-  Shutdown *s = user_data;
+  SupervisorBarrier *b = user_data;
 
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   if (src->worker)
     {
-      s->pending++;
-      supervisor_stop (daemon_ctx, src, on_shutdown_stopped, s);
+      supervisor_barrier_add (b);
+      supervisor_stop (daemon_ctx, src, supervisor_barrier_done, b);
     }
   return FALSE;
 }
@@ -968,7 +985,7 @@ stop_one (gpointer key, gpointer value, gpointer user_data)
 void
 supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data)
 {
-  Shutdown *s = g_new0 (Shutdown, 1);
+  SupervisorBarrier *b = supervisor_barrier_new (done, user_data);
   Source *queued;
 
   /* Nothing new starts once the daemon is on its way out. */
@@ -982,9 +999,6 @@ supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data)
     }
   g_clear_handle_id (&d->launch_idle, g_source_remove);
 
-  s->done = done;
-  s->user_data = user_data;
-  s->pending = 1;
-  g_tree_foreach (d->sources, stop_one, s);
-  on_shutdown_stopped (d, NULL, NULL, s);
+  g_tree_foreach (d->sources, stop_one, b);
+  supervisor_barrier_done (d, NULL, NULL, b);
 }

@@ -29,5 +29,14 @@ void supervisor_resume (Sourced *d, Source *src);
 /* Stops every worker without touching the persisted "started" state, then
  * calls @done. */
 void supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data);
+/* Calls @done once every supervisor operation it was handed has finished:
+ * pass supervisor_barrier_done as the SupervisorDone of each, after
+ * supervisor_barrier_add(), then call supervisor_barrier_done (d, NULL,
+ * NULL, barrier) once for the barrier's own count. */
+typedef struct SupervisorBarrier SupervisorBarrier;
+SupervisorBarrier *supervisor_barrier_new (GSourceFunc done, gpointer user_data);
+void supervisor_barrier_add (SupervisorBarrier *barrier);
+void supervisor_barrier_done (Sourced *d, Source *src, const GError *error, gpointer barrier);
+
 /* Sources started but still waiting in the launch queue. */
 guint supervisor_launches_pending (Sourced *d);
