@@ -251,7 +251,7 @@ script = "pkttyagent --process $$ --fallback & sleep 1; exec " + command
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp("su", ["su", "--pty", "-l", user, "-c", script])
-out, typed, deadline = b"", False, time.monotonic() + 30
+out, typed, deadline = b"", 0, time.monotonic() + 30
 while time.monotonic() < deadline:
     r, _, _ = select.select([fd], [], [], 0.2)
     if r:
@@ -262,9 +262,12 @@ while time.monotonic() < deadline:
         if not chunk:
             break
         out += chunk
-        if not typed and b"assword" in out:
-            os.write(fd, password.encode() + b"\n")
-            typed = True
+    # A person answers a prompt once it is there: the agent turns echo off
+    # and flushes the terminal's input (TCSAFLUSH) around printing it, so
+    # what is typed too early is lost. Each new prompt gets an answer.
+    if out.count(b"assword:") > typed and not r:
+        os.write(fd, password.encode() + b"\n")
+        typed += 1
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(out.decode(errors="replace"))
 sys.exit(os.waitstatus_to_exitcode(status))
