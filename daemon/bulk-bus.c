@@ -349,7 +349,7 @@ bulk_method (sd_bus_message *m, Sourced *d, BulkAction action, sd_bus_error *err
   for (guint i = 0; i < sources->len; i++)
     reply_size += strlen (((Source *) sources->pdata[i])->id) + 128;
   if (reply_size > d->max_message_size / 2)
-    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.TooLarge",
+    return sourced_error_set_bus (error, SOURCED_ERROR_TOO_LARGE,
                               "%u sources match: their results do not fit in one reply; use narrower patterns",
                               sources->len);
   AUTH_OR_RETURN (d, m, AUTH_CONTROL, error);

@@ -96,7 +96,7 @@ fits_in_message (Sourced *d, char kind, sd_bus_error *error)
   g_tree_foreach (d->sources, estimate_one, &c);
   if (est.bytes + MESSAGE_OVERHEAD <= d->max_message_size)
     return TRUE;
-  sd_bus_error_setf (error, "org.sourced.Sourced1.Error.TooLarge",
+  sourced_error_set_bus (error, SOURCED_ERROR_TOO_LARGE,
                      "%u sources do not fit in one message; use ListSourcesPaged", est.count);
   return FALSE;
 }
@@ -321,7 +321,7 @@ lookup_checked (Sourced *d, const char *id, sd_bus_error *error)
     }
   src = sourced_lookup (d, id);
   if (!src)
-    sd_bus_error_set (error, "org.sourced.Sourced1.Error.NoSuchSource", "Source not found");
+    sourced_error_set_bus (error, SOURCED_ERROR_NO_SUCH_SOURCE, "Source not found");
   return src;
 }
 
@@ -460,9 +460,9 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (existing)
     {
       if (existing->definition_file)
-        return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.AlreadyExists",
+        return sourced_error_set_bus (error, SOURCED_ERROR_ALREADY_EXISTS,
                                   "Source '%s' already exists (defined in %s)", id, existing->definition_file);
-      return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.AlreadyExists", "Source '%s' already exists", id);
+      return sourced_error_set_bus (error, SOURCED_ERROR_ALREADY_EXISTS, "Source '%s' already exists", id);
     }
   if (!read_settings (m, settings, &local) ||
       (settings->sink && !sink_path_check (settings->sink, d->state_dir, &local)))
@@ -510,7 +510,7 @@ method_remove_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (r < 0)
     return r;
   if (src->definition_file)
-    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
+    return sourced_error_set_bus (error, SOURCED_ERROR_NOT_SUPPORTED,
                               "Source '%s' is defined in %s: remove the file and Reload", src->id,
                               src->definition_file);
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);

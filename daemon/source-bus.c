@@ -219,7 +219,7 @@ method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
   AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (src->status == SOURCE_STATUS_STOPPED || src->status == SOURCE_STATUS_STOPPING)
-    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotStoppable",
+    return sourced_error_set_bus (error, SOURCED_ERROR_NOT_STOPPABLE,
                               "Unable to stop source '%s': not in a stoppable state", src->id);
   commit_track_source (the_daemon, src);
   source_set_started (src, FALSE, sourced_now ());
@@ -246,12 +246,12 @@ method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
   AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
 
   if (!source_is_scheduled (src))
-    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
+    return sourced_error_set_bus (error, SOURCED_ERROR_NOT_SUPPORTED,
                               "Source '%s' is not scheduled (no FrequencyMinutes or CronExpression): "
                               "it runs continuously, there are no jobs to run",
                               src->id);
   if (src->run != SOURCE_RUN_RUNNING)
-    return sd_bus_error_setf (error, "org.sourced.Sourced1.Error.NotSupported",
+    return sourced_error_set_bus (error, SOURCED_ERROR_NOT_SUPPORTED,
                               "Source '%s' is %s: Start it before running a job", src->id,
                               source_status_to_string (src->status));
   if (src->job_running)

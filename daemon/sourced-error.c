@@ -55,6 +55,18 @@ sourced_error_to_bus (const GError *error, sd_bus_error *ret)
 }
 
 int
+sourced_error_set_bus (sd_bus_error *ret, SourcedError code, const char *format, ...)
+{
+  g_autoptr (GError) error = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  error = g_error_new_valist (SOURCED_ERROR, (gint) code, format, ap);
+  va_end (ap);
+  return sourced_error_to_bus (error, ret);
+}
+
+int
 sourced_error_reply (sd_bus_message *call, const GError *error)
 {
   sd_bus_error e = SD_BUS_ERROR_NULL;

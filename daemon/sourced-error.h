@@ -37,6 +37,11 @@ const char *sourced_error_to_dbus_name (SourcedError code);
  * Returns the negative errno sd-bus callbacks are expected to return. */
 int sourced_error_to_bus (const GError *error, sd_bus_error *ret);
 
+/* Sets @ret to the D-Bus error of @code with a printf-style message, the
+ * name taken from the table; returns the negative errno to hand back to
+ * sd-bus. The one way handlers set a contract error. */
+int sourced_error_set_bus (sd_bus_error *ret, SourcedError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
+
 /* Replies to @call with @error. */
 int sourced_error_reply (sd_bus_message *call, const GError *error);
 
