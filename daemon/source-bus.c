@@ -61,59 +61,36 @@ enumerate_sources (sd_bus *bus, const char *prefix, void *userdata, char ***node
   return 1;
 }
 
-static int
-get_property (sd_bus *bus, const char *path, const char *interface, const char *property,
-              sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-  Source *src = userdata;
-  const SourceControl *c = &src->control;
+/* One getter per property: a new property gets its own line here and in
+ * the vtable, and cannot fall into another's branch. */
+#define GETTER(name, sig, expr)                                                                                  \
+  static int name (sd_bus *bus, const char *path, const char *interface, const char *property,                   \
+                   sd_bus_message *reply, void *userdata, sd_bus_error *error)                                   \
+  {                                                                                                            \
+    Source *src = userdata;                                                                                    \
+    return sd_bus_message_append (reply, sig, (expr));                                                         \
+  }
 
-  switch (property[0])
-    {
-    case 'A': /* Active */
-      return sd_bus_message_append (reply, "b", src->active);
-    case 'B':
-      if (g_str_equal (property, "Bookmark"))
-        return sd_bus_message_append (reply, "s", c->bookmark ? c->bookmark : "");
-      return sd_bus_message_append (reply, "t", src->bytes_delivered);
-    case 'C':
-      if (g_str_equal (property, "CreatedAt"))
-        return sd_bus_message_append (reply, "t", c->created_at);
-      return sd_bus_message_append (reply, "s", src->settings->cron_expression ? src->settings->cron_expression : "");
-    case 'D':
-      return sd_bus_message_append (reply, "s", source_display_name (src));
-    case 'F':
-      return sd_bus_message_append (reply, "u", src->settings->frequency_minutes);
-    case 'I':
-      return sd_bus_message_append (reply, "s", src->id);
-    case 'L':
-      if (g_str_equal (property, "LastError"))
-        return sd_bus_message_append (reply, "s", src->last_error ? src->last_error : "");
-      if (g_str_equal (property, "LastRecordAt"))
-        return sd_bus_message_append (reply, "t", src->last_record_at);
-      if (g_str_equal (property, "LastJobStartedAt"))
-        return sd_bus_message_append (reply, "t", c->last_job_started_at);
-      return sd_bus_message_append (reply, "i", c->last_exit_status);
-    case 'M':
-      return sd_bus_message_append (reply, "u",
-                                      src->worker && !src->finishing ? (guint32) worker_get_pid (src->worker) : 0u);
-    case 'N':
-      return sd_bus_message_append (reply, "t", src->next_run_at);
-    case 'P':
-      return sd_bus_message_append (reply, "t", c->paused_at);
-    case 'R':
-      return sd_bus_message_append (reply, "t", src->records_delivered);
-    case 'S':
-      if (g_str_equal (property, "Status"))
-        return sd_bus_message_append (reply, "s", source_status_to_string (src->status));
-      return sd_bus_message_append (reply, "t", c->system_paused_at);
-    case 'T':
-      return sd_bus_message_append (reply, "s", source_type_to_string (src->settings->type));
-    case 'U':
-      return sd_bus_message_append (reply, "t", c->updated_at);
-    }
-  return sd_bus_error_setf (error, SD_BUS_ERROR_UNKNOWN_PROPERTY, "Unknown property '%s'", property);
-}
+GETTER (get_id, "s", src->id)
+GETTER (get_display_name, "s", source_display_name (src))
+GETTER (get_type, "s", source_type_to_string (src->settings->type))
+GETTER (get_status, "s", source_status_to_string (src->status))
+GETTER (get_paused_at, "t", src->control.paused_at)
+GETTER (get_system_paused_at, "t", src->control.system_paused_at)
+GETTER (get_active, "b", (int) src->active)
+GETTER (get_created_at, "t", src->control.created_at)
+GETTER (get_updated_at, "t", src->control.updated_at)
+GETTER (get_frequency_minutes, "u", src->settings->frequency_minutes)
+GETTER (get_cron_expression, "s", src->settings->cron_expression ? src->settings->cron_expression : "")
+GETTER (get_last_error, "s", src->last_error ? src->last_error : "")
+GETTER (get_main_pid, "u", src->worker && !src->finishing ? (guint32) worker_get_pid (src->worker) : 0u)
+GETTER (get_records_delivered, "t", src->records_delivered)
+GETTER (get_bytes_delivered, "t", src->bytes_delivered)
+GETTER (get_last_record_at, "t", src->last_record_at)
+GETTER (get_bookmark, "s", src->control.bookmark ? src->control.bookmark : "")
+GETTER (get_next_run_at, "t", src->next_run_at)
+GETTER (get_last_job_started_at, "t", src->control.last_job_started_at)
+GETTER (get_last_exit_status, "i", src->control.last_exit_status)
 
 /* Never called: Set is handled in source_bus_handle_set() so that its reply,
  * like every method's, waits for the group commit. sd-bus needs a setter to
@@ -412,32 +389,32 @@ source_bus_size_bound (Source *src)
   return size;
 }
 
-#define PROP(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
-#define PROP_NOSIGNAL(name, sig) SD_BUS_PROPERTY (name, sig, get_property, 0, 0)
+#define PROP(name, sig, getter) SD_BUS_PROPERTY (name, sig, getter, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+#define PROP_NOSIGNAL(name, sig, getter) SD_BUS_PROPERTY (name, sig, getter, 0, 0)
 
 const sd_bus_vtable source_bus_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY ("Id", "s", get_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  PROP ("DisplayName", "s"),
-  PROP ("Type", "s"),
-  PROP ("Status", "s"),
-  SD_BUS_WRITABLE_PROPERTY ("PausedAt", "t", get_property, set_property_unused, 0,
+  SD_BUS_PROPERTY ("Id", "s", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+  PROP ("DisplayName", "s", get_display_name),
+  PROP ("Type", "s", get_type),
+  PROP ("Status", "s", get_status),
+  SD_BUS_WRITABLE_PROPERTY ("PausedAt", "t", get_paused_at, set_property_unused, 0,
                             SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
-  PROP ("SystemPausedAt", "t"),
-  PROP ("Active", "b"),
-  PROP ("CreatedAt", "t"),
-  PROP ("UpdatedAt", "t"),
-  PROP ("FrequencyMinutes", "u"),
-  PROP ("CronExpression", "s"),
-  PROP ("LastError", "s"),
-  PROP ("MainPID", "u"),
-  PROP_NOSIGNAL ("RecordsDelivered", "t"),
-  PROP_NOSIGNAL ("BytesDelivered", "t"),
-  PROP_NOSIGNAL ("LastRecordAt", "t"),
-  PROP ("Bookmark", "s"),
-  PROP ("NextRunAt", "t"),
-  PROP ("LastJobStartedAt", "t"),
-  PROP ("LastExitStatus", "i"),
+  PROP ("SystemPausedAt", "t", get_system_paused_at),
+  PROP ("Active", "b", get_active),
+  PROP ("CreatedAt", "t", get_created_at),
+  PROP ("UpdatedAt", "t", get_updated_at),
+  PROP ("FrequencyMinutes", "u", get_frequency_minutes),
+  PROP ("CronExpression", "s", get_cron_expression),
+  PROP ("LastError", "s", get_last_error),
+  PROP ("MainPID", "u", get_main_pid),
+  PROP_NOSIGNAL ("RecordsDelivered", "t", get_records_delivered),
+  PROP_NOSIGNAL ("BytesDelivered", "t", get_bytes_delivered),
+  PROP_NOSIGNAL ("LastRecordAt", "t", get_last_record_at),
+  PROP ("Bookmark", "s", get_bookmark),
+  PROP ("NextRunAt", "t", get_next_run_at),
+  PROP ("LastJobStartedAt", "t", get_last_job_started_at),
+  PROP ("LastExitStatus", "i", get_last_exit_status),
   SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
