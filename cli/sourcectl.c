@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "output.h"
+#include "polkit-agent.h"
 #include "source-info.h"
 
 /* Exit codes, documented in --help and the README. */
@@ -979,6 +980,8 @@ print_help (void)
           "  -H, --host=[USER@]HOST  talk to sourced on HOST's system bus over SSH\n"
           "      --json           print JSON (reading commands; monitor: JSON lines)\n"
           "      --no-legend      no table header and summary\n"
+          "      --no-ask-password  do not ask polkit for a password (on a terminal, changing\n"
+          "                       commands on the system bus may ask, as systemctl does)\n"
           "\nColours are used when standard output is a terminal and NO_COLOR is unset.\n"
           "\nExit status:\n"
           "  0  success\n"
@@ -986,6 +989,15 @@ print_help (void)
           "  2  wrong usage\n"
           "  4  no such source\n"
           "  5  the source is not in a stoppable state\n");
+}
+
+/* Commands that change something: polkit may want a password for them. */
+static gboolean
+changes_something (const Command *cmd)
+{
+  static const char *const names[] = { "pause", "unpause", "start", "restart", "stop", "run", "create", "remove",
+                                        "reload", "pause-all", "unpause-all", NULL };
+  return g_strv_contains (names, cmd->name);
 }
 
 static void
@@ -1042,6 +1054,7 @@ enum {
   ARG_SINK,
   ARG_TARGET,
   ARG_NAME,
+  ARG_NO_ASK_PASSWORD,
 };
 
 int
@@ -1066,10 +1079,11 @@ main (int argc, char **argv)
     { "sink", required_argument, NULL, ARG_SINK },
     { "target", required_argument, NULL, ARG_TARGET },
     { "name", required_argument, NULL, ARG_NAME },
+    { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
     {},
   };
   Ctl ctl = { 0 };
-  gboolean help = FALSE, user = FALSE, system_bus = FALSE;
+  gboolean help = FALSE, user = FALSE, system_bus = FALSE, ask_password = TRUE;
   const char *host = NULL;
   const Command *cmd;
   int c, ret;
@@ -1096,6 +1110,7 @@ main (int argc, char **argv)
         case ARG_SINK: ctl.sink = optarg; ctl.given |= OPT_CREATE; break;
         case ARG_TARGET: ctl.target = optarg; ctl.given |= OPT_CREATE; break;
         case ARG_NAME: ctl.name = optarg; ctl.given |= OPT_CREATE; break;
+        case ARG_NO_ASK_PASSWORD: ask_password = FALSE; break;
         case ARG_PAUSED: ctl.paused = TRUE; ctl.given |= OPT_CREATE; break;
         case ARG_STOPPED: ctl.stopped = TRUE; ctl.given |= OPT_CREATE; break;
         case ARG_FREQUENCY:
@@ -1164,7 +1179,15 @@ main (int argc, char **argv)
   ret = connect_bus (&ctl, user, host);
   if (ret != EXIT_OK)
     return ret;
+  /* On the local system bus, a changing call may need an administrator:
+   * allowed to ask, with polkit's text agent on this terminal. */
+  if (!user && !host && ask_password && changes_something (cmd))
+    {
+      sd_bus_set_allow_interactive_authorization (ctl.bus, 1);
+      polkit_agent_open ();
+    }
   ret = cmd->run (&ctl);
+  polkit_agent_close ();
   fflush (stdout);
   sd_bus_flush_close_unref (ctl.bus);
   return ret;

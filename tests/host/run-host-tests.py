@@ -246,8 +246,7 @@ def polkit_root_member_and_stranger():
 # person at a terminal does, and what systemctl does with its own agent.
 PTY_AGENT = r"""
 import os, pty, select, sys, time
-user, password, command = sys.argv[1], sys.argv[2], sys.argv[3]
-script = "pkttyagent --process $$ --fallback & sleep 1; exec " + command
+user, password, script = sys.argv[1], sys.argv[2], sys.argv[3]
 pid, fd = pty.fork()
 if pid == 0:
     os.execvp("su", ["su", "--pty", "-l", user, "-c", script])
@@ -289,12 +288,23 @@ def polkit_interactive_authentication():
     assert r.returncode != 0 and "call with interactive authorization" in r.stderr, (r.returncode, r.stderr)
     call = "busctl call %s %s %s Pause" % (BUS, source_path("late"), SRC_IFACE)
     assert prop("late", "PausedAt") == 0
-    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw '%s --allow-interactive-authorization=yes'" % call,
-                 check=False, timeout=60)
+    agent_then = "pkttyagent --process $$ --fallback & sleep 1; exec "
+    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw '%s%s --allow-interactive-authorization=yes'"
+                 % (agent_then, call), check=False, timeout=60)
     assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     assert "assword" in r.stdout, "no password was asked for: " + r.stdout[-1000:]
     assert prop("late", "PausedAt") != 0
-    host.run("sourcectl --system unpause late")
+    # sourcectl on a terminal starts the agent itself, as systemctl does.
+    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw 'sourcectl --system unpause late'",
+                 check=False, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    assert "assword" in r.stdout, "sourcectl did not ask for a password: " + r.stdout[-1000:]
+    assert prop("late", "PausedAt") == 0
+    # --no-ask-password: refused, exit status 1, nothing asked.
+    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw 'sourcectl --system --no-ask-password pause late'",
+                 check=False, timeout=60)
+    assert r.returncode == 1 and "assword" not in r.stdout, (r.returncode, r.stdout[-1000:])
+    assert prop("late", "PausedAt") == 0
 
 
 @scenario
