@@ -74,7 +74,8 @@ auth_shutdown (void)
 {
   g_clear_pointer (&queries, g_hash_table_unref);
   g_clear_pointer (&callers, g_hash_table_unref);
-  g_clear_pointer (&config.group, g_free);
+  g_free ((char *) config.group);
+  config.group = NULL;
 }
 
 /* Membership as the group database says, the primary group included. */

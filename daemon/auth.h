@@ -30,7 +30,7 @@ typedef enum {
 
 typedef struct {
   gboolean enabled;      /* only on the system bus */
-  char *group;           /* the fallback group's name */
+  const char *group;     /* the fallback group's name */
   double rate;           /* changing calls per second per non-root caller */
   double burst;
 } AuthConfig;

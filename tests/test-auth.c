@@ -38,7 +38,7 @@ as_nobody (Harness *h, ...)
   const char *a;
 
   g_ptr_array_add (argv, (char *) g_getenv ("SOURCECTL_BINARY"));
-  g_ptr_array_add (argv, "--system");
+  g_ptr_array_add (argv, (gpointer) "--system");
   va_start (ap, h);
   while ((a = va_arg (ap, const char *)))
     g_ptr_array_add (argv, (char *) a);

@@ -183,11 +183,11 @@ test_bulk_control (void)
 {
   g_autoptr (Harness) h = harness_new ();
   g_autofree char *fault = g_build_filename (h->dir, "fault", NULL);
-  char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
+  const char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
   sd_bus_error e = SD_BUS_ERROR_NULL;
   char *rows;
 
-  h->extra_env = g_strdupv (env);
+  h->extra_env = g_strdupv ((char **) env);
   harness_write_definition (h, "shop-a", sleeper);
   harness_write_definition (h, "shop-b", sleeper);
   harness_write_definition (h, "shop-c", sleeper);

@@ -43,7 +43,7 @@ run (Harness *h, ...)
   const char *a;
 
   g_ptr_array_add (argv, (char *) sourcectl_binary ());
-  g_ptr_array_add (argv, "--user");
+  g_ptr_array_add (argv, (gpointer) "--user");
   va_start (ap, h);
   while ((a = va_arg (ap, const char *)))
     g_ptr_array_add (argv, (char *) a);

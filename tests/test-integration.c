@@ -769,9 +769,9 @@ test_persist_failed_changes_nothing (void)
   g_autofree char *fault = g_build_filename (h->dir, "fault", NULL);
   g_autofree char *st = NULL;
   sd_bus_error e = SD_BUS_ERROR_NULL;
-  char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
+  const char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
 
-  h->extra_env = g_strdupv (env);
+  h->extra_env = g_strdupv ((char **) env);
   harness_write_definition (h, "f", sleeper);
   harness_write_definition (h, "other", sleeper);
   harness_start (h, NULL);

@@ -217,9 +217,9 @@ test_disk_full (void)
   mounted = mount ("tmpfs", h->state_dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=256k,mode=0700") == 0;
   if (!mounted)
     {
-      char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
+      const char *env[] = { "SOURCED_FAULT_FILE", fault, NULL };
       g_test_message ("cannot mount a small tmpfs here (%s); injecting ENOSPC instead", g_strerror (errno));
-      h->extra_env = g_strdupv (env);
+      h->extra_env = g_strdupv ((char **) env);
     }
   harness_write_definition (h, "shop", "[Source]\nExec=sleep 1000\n");
   harness_start (h, NULL);
