@@ -233,19 +233,35 @@ check_patterns (char **patterns, GError **error)
 
 /* ---- Applying ----------------------------------------------------------------- */
 
+/* The row of @src: the sources are in id order. */
+static guint
+row_of (Bulk *b, Source *src)
+{
+  guint lo = 0, hi = b->sources->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      int c = strcmp (((Source *) b->sources->pdata[mid])->id, src->id);
+      if (c == 0)
+        return mid;
+      if (c < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  g_assert_not_reached ();
+}
+
 static void
 on_supervised (Sourced *d, Source *src, const GError *error, gpointer user_data)
 {
   Bulk *b = user_data;
 
   if (error)
-    for (guint i = 0; i < b->sources->len; i++)
-      if (b->sources->pdata[i] == src)
-        {
-          set_row (b, i, sourced_error_to_dbus_name (error->domain == SOURCED_ERROR ? error->code : SOURCED_ERROR_FAILED),
-                   error->message);
-          break;
-        }
+    set_row (b, row_of (b, src),
+             sourced_error_to_dbus_name (error->domain == SOURCED_ERROR ? error->code : SOURCED_ERROR_FAILED),
+             error->message);
   if (--b->pending > 0)
     return;
   reply_rows (b);

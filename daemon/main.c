@@ -263,6 +263,7 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
 
+  d->status_sources = G_MAXUINT;
   d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
   d->max_message_size = opt_max_message_size ? (guint64) opt_max_message_size : SOURCED_DEFAULT_MAX_MESSAGE_SIZE;
   d->loop = g_main_loop_new (NULL, FALSE);
@@ -327,7 +328,7 @@ main (int argc, char **argv)
     sd_notifyf (0, "READY=1\nSTATUS=Starting %u of %u sources", supervisor_launches_pending (d), d->n_sources);
   else
     {
-      d->status_sources = d->n_sources + 1;
+      d->status_sources = d->n_sources;
       sd_notifyf (0, "READY=1\nSTATUS=Supervising %u sources", d->n_sources);
     }
   g_message ("Ready: %u sources, %u to start; descriptors: %llu (workers get %llu)", d->n_sources,

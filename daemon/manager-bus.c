@@ -296,9 +296,8 @@ method_get_sources_paged (sd_bus_message *m, void *userdata, sd_bus_error *error
       count++;
       last = src->id;
     }
-  /* More to come if a visible source follows the last one sent. */
-  while (n && (((Source *) g_tree_node_value (n))->removed || ((Source *) g_tree_node_value (n))->is_new))
-    n = g_tree_node_next (n);
+  /* The loop stops early only at a source it could not take: more to come
+   * exactly when n is left pointing at one. */
   r = sd_bus_message_close_container (reply);
   if (r < 0)
     return r;

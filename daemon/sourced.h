@@ -49,7 +49,7 @@ typedef struct Sourced {
   guint launch_idle;
   guint launch_count;  /* launched since the queue last ran dry */
   gint64 launch_since; /* monotonic time the queue started filling */
-  guint status_sources; /* STATUS= last said "Supervising N" for N + 1; 0: not said */
+  guint status_sources; /* the N STATUS= last said "Supervising N sources" of; G_MAXUINT: not said */
 } Sourced;
 
 

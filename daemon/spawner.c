@@ -9,7 +9,6 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -244,6 +243,14 @@ keep_exit (const Reply *r)
     early_exits_idle = g_idle_add (on_early_exits, NULL);
 }
 
+static void
+keep_answer (const Reply *r)
+{
+  if (!early_answers)
+    early_answers = g_array_new (FALSE, FALSE, sizeof (Reply));
+  g_array_append_val (early_answers, *r);
+}
+
 static gboolean
 on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
 {
@@ -254,6 +261,8 @@ on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
     {
       if (r.type == REPLY_EXITED)
         dispatch_exit (&r);
+      else
+        keep_answer (&r); /* a spawner_receive() to come takes it */
     }
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
     {
@@ -397,11 +406,7 @@ spawner_receive (guint32 id, const char *argv0, GError **error)
       else if (r.id == id)
         break;
       else
-        {
-          if (!early_answers)
-            early_answers = g_array_new (FALSE, FALSE, sizeof (Reply));
-          g_array_append_val (early_answers, r);
-        }
+        keep_answer (&r);
     }
   if (r.type == REPLY_SPAWNED)
     return r.pid;

@@ -497,9 +497,9 @@ on_launch_idle (gpointer user_data)
   /* Only when the text changes (start, reload, a source more or less): a
    * datagram per Start would cost a syscall each, and a reader that falls
    * behind would block sd_notify. */
-  if (d->status_sources != d->n_sources + 1)
+  if (d->status_sources != d->n_sources)
     {
-      d->status_sources = d->n_sources + 1;
+      d->status_sources = d->n_sources;
       sd_notifyf (0, "STATUS=Supervising %u sources", d->n_sources);
     }
   return G_SOURCE_REMOVE;
@@ -692,8 +692,9 @@ on_restart_timeout (gpointer user_data)
   src->restart_timer = 0;
   if (src->run == SOURCE_RUN_STARTING && !src->worker)
     {
-      /* Waited for descriptors: a launch like any other. */
-      launch (src);
+      /* Waited for descriptors: a launch like any other, through the
+       * queue, so that thousands due at once are launched in slices. */
+      enqueue_launch (daemon_ctx, src);
       return G_SOURCE_REMOVE;
     }
   if (src->run != SOURCE_RUN_RUNNING || src->worker)

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <glib.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 
 /* A worker: one command run as a child in its own process group, killed by
