@@ -10,6 +10,8 @@ set -euo pipefail
 DEPS="meson ninja-build gcc pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev dbus systemd python3"
 if [ "${1:-}" = "--test" ]; then
   DEPS="$DEPS valgrind clang libclang-rt-14-dev python3-dbusmock debootstrap systemd-container openssh-client"
+  # The Cockpit page in a real browser (tests/browser).
+  DEPS="$DEPS chromium cockpit-ws cockpit-bridge cockpit-system python3-websocket"
 fi
 missing=""
 for p in $DEPS; do

@@ -1,0 +1,93 @@
+// Turning D-Bus values into words: times, schedules and errors.
+// Everything here returns plain strings; callers put them in with
+// textContent, never as HTML.
+
+const ERR = "org.sourced.Sourced1.Error.";
+
+export function usecToDate(usec) {
+    return usec ? new Date(Math.floor(usec / 1000)) : null;
+}
+
+export function exactTime(usec) {
+    const d = usecToDate(usec);
+    return d ? d.toISOString().replace(".000Z", "Z") : "";
+}
+
+// "3 minutes ago", "in 2 hours"; @now in milliseconds.
+export function relativeTime(usec, now = Date.now()) {
+    if (!usec)
+        return "";
+    const diff = Math.floor(usec / 1000) - now;
+    const abs = Math.abs(diff);
+    const steps = [[60e3, 1e3, "second"], [3600e3, 60e3, "minute"], [86400e3, 3600e3, "hour"],
+        [30 * 86400e3, 86400e3, "day"], [365 * 86400e3, 30 * 86400e3, "month"], [Infinity, 365 * 86400e3, "year"]];
+    for (const [limit, unit, name] of steps) {
+        if (abs < limit) {
+            const n = Math.max(0, Math.round(abs / unit));
+            if (name === "second" && n < 5)
+                return "just now";
+            const words = n + " " + name + (n === 1 ? "" : "s");
+            return diff < 0 ? words + " ago" : "in " + words;
+        }
+    }
+    return exactTime(usec);
+}
+
+export function scheduleText(props) {
+    if (props.CronExpression)
+        return "cron " + props.CronExpression;
+    if (props.FrequencyMinutes)
+        return "every " + props.FrequencyMinutes + " min";
+    return "continuous";
+}
+
+export function nextRunText(props, now = Date.now()) {
+    if (!props.NextRunAt || (!props.CronExpression && !props.FrequencyMinutes))
+        return "";
+    return "next " + relativeTime(props.NextRunAt, now);
+}
+
+// What went wrong, in words, from a cockpit.dbus error ({name, message})
+// or a channel problem ({problem, message}).
+export function describeError(err) {
+    if (!err)
+        return "";
+    const name = err.name || "";
+    const message = err.message || String(err);
+    switch (name) {
+    case ERR + "NotStoppable":
+        return "Not stoppable: " + message;
+    case ERR + "NoSuchSource":
+        return "Source not found: " + message;
+    case ERR + "AlreadyExists":
+        return "Already exists: " + message;
+    case ERR + "NotSupported":
+        return "Not supported: " + message;
+    case ERR + "PersistFailed":
+        return "Not saved, nothing changed: " + message;
+    case ERR + "TooLarge":
+        return "Too large: " + message;
+    case ERR + "Cancelled":
+        return "Overtaken by a later call: " + message;
+    case "org.freedesktop.DBus.Error.LimitsExceeded":
+        return "Out of resources: " + message;
+    case "org.freedesktop.DBus.Error.AccessDenied":
+    case "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired":
+        return "Not permitted: " + message;
+    case "org.freedesktop.DBus.Error.InvalidArgs":
+        return "Invalid value: " + message;
+    case "org.freedesktop.DBus.Error.ServiceUnknown":
+    case "org.freedesktop.DBus.Error.NameHasNoOwner":
+    case "org.freedesktop.DBus.Error.NoReply":
+        return "sourced is not running: " + message;
+    default:
+        if (err.problem === "access-denied")
+            return "Not permitted: " + message;
+        return message;
+    }
+}
+
+// Numbers with thousands separators, as people read them.
+export function count(n) {
+    return Number(n || 0).toLocaleString("en-US");
+}
