@@ -12,6 +12,8 @@ if [ "${1:-}" = "--test" ]; then
   DEPS="$DEPS valgrind clang libclang-rt-14-dev python3-dbusmock debootstrap systemd-container openssh-client"
   # The Cockpit page in a real browser (tests/browser).
   DEPS="$DEPS chromium cockpit-ws cockpit-bridge cockpit-system python3-websocket"
+  # The GNOME Shell extension in a headless gnome-shell (tests/desktop).
+  DEPS="$DEPS gnome-shell xvfb dbus-x11"
 fi
 missing=""
 for p in $DEPS; do

@@ -131,6 +131,8 @@ class Browser:
         """Waits until @expression is truthy in the page; returns its value."""
         deadline = time.monotonic() + timeout
         last = None
+        # A DOM node comes back as {} (falsy here): report it as true.
+        expression = "(v => v instanceof Node ? true : v)(%s)" % expression
         while True:
             try:
                 last = self.js(expression)
@@ -159,6 +161,16 @@ class Browser:
             const top = document.elementFromPoint(x, y);
             return top && (top === e || e.contains(top)) ? [x, y] : null;
         })()""" % sel, timeout=timeout, what="a clickable " + selector)
+        # Pages move things as they render: click only where the element
+        # stays put across two frames.
+        for _ in range(50):
+            again = self.js("""new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => {
+                const r = document.querySelector(%s).getBoundingClientRect();
+                done([r.left + r.width / 2, r.top + r.height / 2]);
+            })))""" % sel, await_promise=True)
+            if again == box:
+                break
+            box = again
         x, y = box
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})

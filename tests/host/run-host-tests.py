@@ -294,17 +294,115 @@ def polkit_interactive_authentication():
     assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
     assert "assword" in r.stdout, "no password was asked for: " + r.stdout[-1000:]
     assert prop("late", "PausedAt") != 0
-    # sourcectl on a terminal starts the agent itself, as systemctl does.
+    # sourcectl on a terminal starts the agent itself, as systemctl does:
+    # creating a source (the manage action) asks for a password.
+    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw "
+                 "'sourcectl --system create asked --exec /bin/true --stopped'", check=False, timeout=60)
+    assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    assert "assword" in r.stdout, "sourcectl did not ask for a password: " + r.stdout[-1000:]
+    assert prop("asked", "Status") == "stopped"
+    # The shipped rule lets an administrator control sources without a
+    # password only from an active local session (the desktop); su's
+    # session has no seat, so the control action still asks here.
     r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw 'sourcectl --system unpause late'",
                  check=False, timeout=60)
     assert r.returncode == 0, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
-    assert "assword" in r.stdout, "sourcectl did not ask for a password: " + r.stdout[-1000:]
+    assert "assword" in r.stdout, "no password was asked outside an active local session: " + r.stdout[-1000:]
     assert prop("late", "PausedAt") == 0
     # --no-ask-password: refused, exit status 1, nothing asked.
-    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw 'sourcectl --system --no-ask-password pause late'",
-                 check=False, timeout=60)
+    r = host.run("python3 /usr/local/lib/pty-agent.py carol carol-pw "
+                 "'sourcectl --system --no-ask-password remove asked'", check=False, timeout=60)
     assert r.returncode == 1 and "assword" not in r.stdout, (r.returncode, r.stdout[-1000:])
-    assert prop("late", "PausedAt") == 0
+    assert prop("asked", "Status") == "stopped"
+
+
+COCKPIT = "http://127.0.0.1:9190"
+
+
+def cockpit_login(user, password):
+    from cdp import Browser
+    b = Browser()
+    try:
+        b.goto(COCKPIT + "/", lands_on=COCKPIT + "/")
+        # The form shows once the login page's script has set it up.
+        b.wait("(e => e && !e.hidden)(document.getElementById('login'))", timeout=30, what="Cockpit's login form")
+        b.type("#login-user-input", user)
+        b.type("#login-password-input", password)
+        b.click("#login-button")
+        b.wait("[...document.querySelectorAll('nav a')].some(a => a.textContent.trim() === 'Data sources')",
+               timeout=30, what="the shell, with 'Data sources' in its menu, after logging in as " + user)
+        return b
+    except Exception:
+        b.close()
+        raise
+
+
+def cockpit_open_page(b, filter_text):
+    b.goto(COCKPIT + "/cockpit/@localhost/sourced/index.html")
+    b.wait("document.body.dataset.state === 'ready'", timeout=30, what="the page to read sourced")
+    b.type("#filter-text", filter_text)
+    b.wait("document.getElementById('shown-count').textContent.startsWith('1 of ')", what="the filter applied")
+
+
+@scenario
+def cockpit_page_with_real_polkit():
+    """The Cockpit page on the host: cockpit.socket, a password login, the
+    real system bus and polkitd. A member of group sourced pauses a source
+    from the page; anyone else sees polkit's refusal next to the button and
+    nothing changes; with sourced stopped the page says so, systemd refuses
+    a non-administrator's Start, and the page follows sourced back."""
+    host.run("id alice >/dev/null 2>&1 || useradd -m -G sourced alice")
+    host.run("id bob >/dev/null 2>&1 || useradd -m bob")
+    host.run("printf 'alice:alice-pw\nbob:bob-pw\n' | chpasswd")
+    host.write("/etc/cockpit/cockpit.conf", "[WebService]\nAllowUnencrypted = true\n")
+    host.write("/etc/systemd/system/cockpit.socket.d/sourced-test.conf",
+               "[Socket]\nListenStream=\nListenStream=127.0.0.1:9190\n")
+    host.run("systemctl daemon-reload && systemctl restart cockpit.socket")
+    define("web", TICKER)
+    host.run("systemctl reload sourced")
+    wait_active("web")
+    sys.path.insert(0, os.path.join(SRC, "tests", "browser"))
+    row = '.rows .row[data-id="web"]'
+    b = cockpit_login("alice", "alice-pw")
+    try:
+        cockpit_open_page(b, "web")
+        b.click(row + " button.pause")
+        try:
+            msg = b.wait("(e => e.textContent || null)(document.querySelector('%s .row-message'))" % row,
+                         what="the outcome on the row")
+        except AssertionError as e:
+            b.pump()
+            raise AssertionError("%s; the row: %s; console: %s %s" % (
+                e, b.js("document.querySelector('%s').outerHTML" % row), b.console[-5:], b.exceptions[-5:]))
+        assert msg == "Paused", msg
+        host.wait("web paused by alice", lambda: prop("web", "Status") == "paused")
+        b.wait("document.querySelector('%s .status-text').textContent === 'paused'" % row)
+        b.click(row + " button.unpause")
+        host.wait("web unpaused by alice", lambda: prop("web", "PausedAt") == 0)
+        b.screenshot(os.path.join(BUILD, "tests", "artifacts", "cockpit", "host-alice.png"))
+    finally:
+        b.close()
+    b = cockpit_login("bob", "bob-pw")
+    try:
+        cockpit_open_page(b, "web")
+        b.click(row + " button.pause")
+        msg = b.wait("(e => e.textContent || null)(document.querySelector('%s .row-message'))" % row,
+                     what="polkit's refusal on the row")
+        assert msg.startswith("Not permitted: ") and "org.sourced.Sourced1.control" in msg, msg
+        assert prop("web", "PausedAt") == 0, "a refused click changed the source"
+        b.screenshot(os.path.join(BUILD, "tests", "artifacts", "cockpit", "host-bob-refused.png"))
+        host.run("systemctl stop sourced")
+        b.wait("document.body.dataset.state === 'down'", what="the page to say sourced is not running")
+        b.click("#down-start")
+        err = b.wait("(e => e.hidden ? null : e.textContent)(document.getElementById('down-error'))",
+                     what="systemd's refusal")
+        assert err.startswith("Could not start sourced.service: Not permitted"), err
+        assert host.run("systemctl is-active sourced", check=False).stdout.strip() != "active"
+        host.run("systemctl start sourced")
+        b.wait("document.body.dataset.state === 'ready' && document.querySelector('%s')" % row, timeout=30,
+               what="the page to follow sourced back")
+    finally:
+        b.close()
 
 
 @scenario
