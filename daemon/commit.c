@@ -2,8 +2,6 @@
 #include "commit.h"
 
 
-#include "manager-bus.h"
-#include "source-bus.h"
 #include "sourced-error.h"
 
 /* Two batches at most: one being collected, and one written (append +
@@ -28,7 +26,6 @@ typedef struct {
 } CommitOp;
 
 /* Writes that failed since the start, for commit_flush_sync(). */
-static guint failed_writes;
 
 struct CommitBatch {
   guint64 gen;
@@ -149,11 +146,9 @@ static gboolean
 on_commit_idle (gpointer user_data)
 {
   Sourced *d = user_data;
-  g_autoptr (GError) error = NULL;
 
   d->commit_idle = 0;
-  if (!commit_flush (d, &error))
-    g_warning ("%s", error->message);
+  commit_flush (d);
   return G_SOURCE_REMOVE;
 }
 
@@ -304,7 +299,7 @@ fail_all (Sourced *d, CommitBatch *b, const GError *error)
       d->paused_at = d->manager_durable;
       d->manager_pending = FALSE;
     }
-  failed_writes++;
+  d->failed_writes++;
   g_warning ("Could not persist %u change(s): %s", n_ops, error->message);
   for (guint k = 0; k < 2; k++)
     {
@@ -312,7 +307,15 @@ fail_all (Sourced *d, CommitBatch *b, const GError *error)
       if (!x)
         continue;
       for (guint i = 0; i < x->ops->len; i++)
-        reply_persist_failed (x->ops->pdata[i], error);
+        {
+          CommitOp *op = x->ops->pdata[i];
+          /* Each call in the order it came: its PersistFailed, then what
+           * it held is let go. */
+          reply_persist_failed (op, error);
+          if (op->destroy)
+            op->destroy (op->user_data);
+          op->destroy = NULL;
+        }
       if (k == 1)
         batch_free (x);
     }
@@ -344,20 +347,20 @@ finish (Sourced *d, CommitBatch *b)
         {
           src->is_new = FALSE;
           src->changed = 0;
-          source_bus_emit_added (d, src);
+          sourced_emit_source_added (d, src);
           n_sources_changed = TRUE;
         }
       else if (src->removed)
         {
           if (g_tree_lookup (d->sources, src->id) == src)
             {
-              source_bus_emit_removed (d, src);
+              sourced_emit_source_removed (d, src);
               sourced_forget (d, src);
               n_sources_changed = TRUE;
             }
         }
       else
-        source_bus_emit_changes (d, src);
+        sourced_emit_source_changed (d, src);
     }
   if (b->manager)
     {
@@ -367,10 +370,10 @@ finish (Sourced *d, CommitBatch *b)
       else
         d->manager_pending = FALSE;
       if (old != b->manager_written)
-        manager_bus_gate_changed (d);
+        sourced_emit_gate_changed (d);
     }
   if (n_sources_changed)
-    manager_bus_emit (d, "NSources");
+    sourced_emit_count_changed (d);
 
   for (guint i = 0; i < b->ops->len; i++)
     {
@@ -407,17 +410,17 @@ on_batch_written (gpointer user_data)
     }
   batch_free (b);
   /* What gathered meanwhile goes to the disk at once. */
-  commit_flush (d, NULL);
+  commit_flush (d);
   return G_SOURCE_REMOVE;
 }
 
-gboolean
-commit_flush (Sourced *d, GError **error)
+void
+commit_flush (Sourced *d)
 {
   if (batch_is_empty (d->batch))
     {
       g_clear_pointer (&d->batch, batch_free);
-      return TRUE;
+      return;
     }
   if (d->batch->sources->len == 0 && !d->batch->manager && !d->writing)
     {
@@ -426,29 +429,28 @@ commit_flush (Sourced *d, GError **error)
       CommitBatch *b = g_steal_pointer (&d->batch);
       finish (d, b);
       batch_free (b);
-      return TRUE;
+      return;
     }
   if (d->writing)
-    return TRUE; /* it goes once the last one is answered for */
+    return; /* it goes once the last one is answered for */
   submit (d);
-  return TRUE;
 }
 
 gboolean
 commit_flush_sync (Sourced *d, GError **error)
 {
-  guint failed_before = failed_writes;
+  guint failed_before = d->failed_writes;
 
   while (!batch_is_empty (d->batch) || d->writing)
     {
       if (!d->writing)
         {
-          commit_flush (d, NULL);
+          commit_flush (d);
           continue;
         }
       g_main_context_iteration (NULL, TRUE);
     }
-  if (failed_writes != failed_before)
+  if (d->failed_writes != failed_before)
     {
       g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_PERSIST_FAILED, "Some changes could not be persisted");
       return FALSE;

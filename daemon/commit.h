@@ -28,9 +28,10 @@ void commit_add_full (Sourced *d, sd_bus_message *call, Source *src, CommitDoneF
  * bus message is being processed. */
 void commit_schedule (Sourced *d);
 
-/* Writes the collected batch durably, or, if the last one is not answered
- * for yet, leaves it for then. Replies come from the main loop after. */
-gboolean commit_flush (Sourced *d, GError **error);
+/* Starts writing the collected batch, or, if the last one is not answered
+ * for yet, leaves it for then. It cannot fail here: a failed write is
+ * answered later, call by call, with PersistFailed. */
+void commit_flush (Sourced *d);
 /* Writes everything pending and waits for it (at start and at exit),
  * running the main context meanwhile. */
 gboolean commit_flush_sync (Sourced *d, GError **error);

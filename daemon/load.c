@@ -4,7 +4,6 @@
 #include "commit.h"
 #include "definition.h"
 #include "sourced-error.h"
-#include "supervisor.h"
 
 typedef struct {
   char *path;
@@ -244,8 +243,8 @@ on_definition (char *id, Definition *def, gpointer user_data)
   definition_free (def);
 }
 
-gboolean
-load_initial (Sourced *d, GError **error)
+void
+load_initial (Sourced *d)
 {
   g_autoptr (GError) local = NULL;
   g_autoptr (GHashTable) stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) stored_free);
@@ -282,11 +281,10 @@ load_initial (Sourced *d, GError **error)
     }
 
   foreach_definition (d, on_definition, &l);
-  return TRUE;
 }
 
 LoadChanges *
-load_reload (Sourced *d, GError **error)
+load_reload (Sourced *d)
 {
   g_autoptr (GHashTable) defs = read_definitions (d);
   LoadChanges *changes = g_new0 (LoadChanges, 1);
@@ -354,23 +352,4 @@ load_reload (Sourced *d, GError **error)
       g_ptr_array_add (changes->added, source_ref (src));
     }
   return changes;
-}
-
-void
-load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer user_data)
-{
-  SupervisorBarrier *b = supervisor_barrier_new (done, user_data);
-
-  for (guint i = 0; i < changes->removed->len; i++)
-    supervisor_stop (d, changes->removed->pdata[i], NULL, NULL);
-  for (guint i = 0; i < changes->added->len; i++)
-    {
-      Source *src = changes->added->pdata[i];
-      if (src->control.started && !src->is_new)
-        {
-          supervisor_barrier_add (b);
-          supervisor_start (d, src, supervisor_barrier_done, b);
-        }
-    }
-  supervisor_barrier_done (d, NULL, NULL, b);
 }

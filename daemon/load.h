@@ -17,15 +17,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LoadChanges, load_changes_free)
 /* Reads the store and <config dir>/sources.d. A definition file that cannot
  * be used is skipped with a warning naming file and line. Sources seen for
  * the first time get their InitialState, and that is queued for the commit;
- * afterwards the store always wins. */
-gboolean load_initial (Sourced *d, GError **error);
+ * afterwards the store always wins. Nothing here fails: a store that cannot
+ * be read is moved aside (or, if even that fails, ignored) with a warning. */
+void load_initial (Sourced *d);
 
 /* Re-reads the definition files: new files add sources, vanished files
  * remove them, changed files update them (effective at the next start);
  * control state is kept. A file that has become unusable leaves its source
- * as it was, with a warning. The changes are queued for the commit;
- * load_changes_apply() finishes them once it is done. */
-LoadChanges *load_reload (Sourced *d, GError **error);
-/* @done (may be NULL) runs once every added source that is to run has been
- * launched (or could not be). */
-void load_changes_apply (Sourced *d, LoadChanges *changes, GSourceFunc done, gpointer user_data);
+ * as it was, with a warning. The changes are queued for the commit; once
+ * it is done, the caller hands them to supervisor_apply(). */
+LoadChanges *load_reload (Sourced *d);

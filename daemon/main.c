@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "bus-glib.h"
+#include "bus-signals.h"
 #include "auth.h"
 #include "commit.h"
 #include "fd-limits.h"
@@ -87,10 +88,8 @@ static void
 after_dispatch (gpointer user_data)
 {
   Sourced *d = user_data;
-  g_autoptr (GError) error = NULL;
 
-  if (!commit_flush (d, &error))
-    g_debug ("commit failed: %s", error->message);
+  commit_flush (d);
 }
 
 static gboolean
@@ -131,7 +130,7 @@ static void
 done_sighup_reload (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
 {
   g_autoptr (LoadChanges) changes = user_data;
-  load_changes_apply (d, changes, NULL, NULL);
+  supervisor_apply (d, changes->removed, changes->added, NULL, NULL);
   g_message ("Reloaded definitions: %u added, %u removed", changes->added->len, changes->removed->len);
 }
 
@@ -139,18 +138,12 @@ static gboolean
 on_sighup (gpointer user_data)
 {
   Sourced *d = user_data;
-  g_autoptr (GError) error = NULL;
   LoadChanges *changes;
 
   sd_notify (0, "RELOADING=1");
-  changes = load_reload (d, &error);
-  if (changes)
-    {
-      commit_add (d, NULL, NULL, done_sighup_reload, changes);
-      commit_schedule (d);
-    }
-  else
-    g_warning ("Reload failed: %s", error->message);
+  changes = load_reload (d);
+  commit_add (d, NULL, NULL, done_sighup_reload, changes);
+  commit_schedule (d);
   sd_notify (0, "READY=1");
   return G_SOURCE_CONTINUE;
 }
@@ -202,7 +195,7 @@ main (int argc, char **argv)
 {
   g_autoptr (GOptionContext) octx = g_option_context_new ("- supervise data sources over D-Bus");
   g_autoptr (GError) error = NULL;
-  Sourced daemon = { 0 };
+  Sourced daemon = { .observer = &bus_signals_observer };
   Sourced *d = &daemon;
   GSource *bus_source;
   guint64 watchdog_usec = 0;
@@ -287,11 +280,7 @@ main (int argc, char **argv)
 
   g_message ("sourced %s starting: config %s, state %s, %s bus", SOURCED_VERSION, d->config_dir, d->state_dir,
              opt_session ? "session" : "system");
-  if (!load_initial (d, &error))
-    {
-      g_critical ("%s", error->message);
-      return EXIT_FAILURE;
-    }
+  load_initial (d);
   /* First sight of definition files: their InitialState is persisted before
    * anyone can see them. */
   if (!commit_flush_sync (d, &error))

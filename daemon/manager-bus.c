@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "manager-bus.h"
 
+#include "bus-signals.h"
+
 #include "config.h"
 #include "auth.h"
 #include "bulk-bus.h"
@@ -13,31 +15,6 @@
 
 /* What a message needs besides its body: header, fields, slack. */
 #define MESSAGE_OVERHEAD 4096
-
-void
-manager_bus_emit (Sourced *d, const char *property)
-{
-  if (d->bus)
-    sd_bus_emit_properties_changed (d->bus, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, property, NULL);
-}
-
-static gboolean
-refresh_one (gpointer key, gpointer value, gpointer user_data)
-{
-  Sourced *d = user_data;
-  Source *src = value;
-
-  source_refresh (src, d->paused_at != 0);
-  source_bus_emit_changes (d, src);
-  return FALSE;
-}
-
-void
-manager_bus_gate_changed (Sourced *d)
-{
-  manager_bus_emit (d, "PausedAt");
-  g_tree_foreach (d->sources, refresh_one, d);
-}
 
 /* ---- size limits ---------------------------------------------------- */
 
@@ -561,20 +538,17 @@ done_reload (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
 {
   g_autoptr (LoadChanges) changes = user_data;
 
-  load_changes_apply (d, changes, on_reload_applied, call ? sd_bus_message_ref (call) : NULL);
+  supervisor_apply (d, changes->removed, changes->added, on_reload_applied, call ? sd_bus_message_ref (call) : NULL);
 }
 
 static int
 method_reload (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Sourced *d = userdata;
-  g_autoptr (GError) local = NULL;
   LoadChanges *changes;
 
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
-  changes = load_reload (d, &local);
-  if (!changes)
-    return sourced_error_to_bus (local, error);
+  changes = load_reload (d);
   commit_add (d, m, NULL, done_reload, changes);
   return 1;
 }

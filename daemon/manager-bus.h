@@ -7,9 +7,4 @@
  * there, and the bus filter that keeps replies under the bus's size limit. */
 int manager_bus_register (Sourced *d);
 
-/* After the gate (Manager.PausedAt) changed and was persisted: every
- * source's Active is recomputed and announced. */
-void manager_bus_gate_changed (Sourced *d);
-void manager_bus_emit (Sourced *d, const char *property);
-
 extern const sd_bus_vtable manager_bus_vtable[];

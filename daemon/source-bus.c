@@ -1,25 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "source-bus.h"
 
+#include "bus-signals.h"
+
 #include "auth.h"
 #include "commit.h"
 #include "sourced-error.h"
 #include "supervisor.h"
 #include "worker.h"
 
-/* The daemon context is process-wide; handlers get the Source as userdata
- * from the find callback, so the context travels through this pointer. */
-static Sourced *the_daemon;
-
-char *
-source_bus_path (const char *id)
-{
-  char *path = NULL;
-
-  if (sd_bus_path_encode (SOURCED_SOURCE_PREFIX, id, &path) < 0)
-    g_error ("Out of memory");
-  return path;
-}
+/* Handlers get the Source as userdata from the find callback, and the
+ * daemon through its back-pointer. */
 
 static int
 find_source (sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
@@ -124,11 +115,11 @@ static int
 method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+  AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
   if (src->control.paused_at == 0)
-    source_bus_apply_paused_at (the_daemon, src, sourced_now ());
-  commit_add (the_daemon, m, src, NULL, NULL);
+    source_bus_apply_paused_at (src->daemon, src, sourced_now ());
+  commit_add (src->daemon, m, src, NULL, NULL);
   return 1;
 }
 
@@ -136,10 +127,10 @@ static int
 method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+  AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
-  source_bus_apply_paused_at (the_daemon, src, 0);
-  commit_add (the_daemon, m, src, done_unpause, NULL);
+  source_bus_apply_paused_at (src->daemon, src, 0);
+  commit_add (src->daemon, m, src, done_unpause, NULL);
   return 1;
 }
 
@@ -182,10 +173,10 @@ static int
 method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+  AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
-  source_bus_apply_start (the_daemon, src, sourced_now ());
-  commit_add (the_daemon, m, src, done_start, NULL);
+  source_bus_apply_start (src->daemon, src, sourced_now ());
+  commit_add (src->daemon, m, src, done_start, NULL);
   return 1;
 }
 
@@ -193,14 +184,14 @@ static int
 method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+  AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
   if (src->status == SOURCE_STATUS_STOPPED || src->status == SOURCE_STATUS_STOPPING)
     return sourced_error_set_bus (error, SOURCED_ERROR_NOT_STOPPABLE,
                               "Unable to stop source '%s': not in a stoppable state", src->id);
-  commit_track_source (the_daemon, src);
+  commit_track_source (src->daemon, src);
   source_set_started (src, FALSE, sourced_now ());
-  commit_add (the_daemon, m, src, done_stop, NULL);
+  commit_add (src->daemon, m, src, done_stop, NULL);
   return 1;
 }
 
@@ -220,7 +211,7 @@ static int
 method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
   Source *src = userdata;
-  AUTH_OR_RETURN (the_daemon, m, AUTH_CONTROL, error);
+  AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
   if (!source_is_scheduled (src))
     return sourced_error_set_bus (error, SOURCED_ERROR_NOT_SUPPORTED,
@@ -234,9 +225,9 @@ method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (src->job_running)
     return sd_bus_reply_method_return (m, "t", src->control.last_job_started_at);
 
-  commit_track_source (the_daemon, src);
+  commit_track_source (src->daemon, src);
   source_set_last_job_started_at (src, sourced_now ());
-  commit_add (the_daemon, m, src, done_run_job, NULL);
+  commit_add (src->daemon, m, src, done_run_job, NULL);
   return 1;
 }
 
@@ -293,62 +284,6 @@ source_bus_handle_set (Sourced *d, sd_bus_message *m)
   source_bus_apply_paused_at (d, src, value);
   commit_add (d, m, src, value == 0 ? done_unpause : NULL, NULL);
   return 1;
-}
-
-static gboolean
-bus_ready (Sourced *d)
-{
-  return d->bus != NULL;
-}
-
-void
-source_bus_emit_changes (Sourced *d, Source *src)
-{
-  g_auto (GStrv) names = NULL;
-  g_autofree char *path = NULL;
-
-  /* A change waiting for its commit is announced by the commit, once it is
-   * durable (or never, if it fails). */
-  if (!src->changed || src->rollback)
-    return;
-  if (!bus_ready (d) || src->is_new || src->removed)
-    {
-      src->changed = 0;
-      return;
-    }
-  names = source_prop_names (src->changed);
-  src->changed = 0;
-  path = source_bus_path (src->id);
-  int r = sd_bus_emit_properties_changed_strv (d->bus, path, SOURCED_SOURCE_IFACE, names);
-  if (r < 0)
-    g_warning ("Could not emit PropertiesChanged for %s: %s", src->id, g_strerror (-r));
-}
-
-static void
-emit_interface (Sourced *d, Source *src, gboolean added)
-{
-  g_autofree char *path = NULL;
-  int r;
-
-  if (!bus_ready (d))
-    return;
-  path = source_bus_path (src->id);
-  r = added ? sd_bus_emit_interfaces_added (d->bus, path, SOURCED_SOURCE_IFACE, NULL)
-            : sd_bus_emit_interfaces_removed (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
-  if (r < 0)
-    g_warning ("Could not emit Interfaces%s for %s: %s", added ? "Added" : "Removed", src->id, g_strerror (-r));
-}
-
-void
-source_bus_emit_added (Sourced *d, Source *src)
-{
-  emit_interface (d, src, TRUE);
-}
-
-void
-source_bus_emit_removed (Sourced *d, Source *src)
-{
-  emit_interface (d, src, FALSE);
 }
 
 int
@@ -429,7 +364,6 @@ source_bus_register (Sourced *d)
 {
   int r;
 
-  the_daemon = d;
   r = sd_bus_add_fallback_vtable (d->bus, NULL, SOURCED_SOURCE_PREFIX, SOURCED_SOURCE_IFACE, source_bus_vtable,
                                   find_source, d);
   if (r < 0)

@@ -8,12 +8,6 @@
  * no source costs a registration of its own. */
 
 int source_bus_register (Sourced *d);
-char *source_bus_path (const char *id);
-
-/* Emits PropertiesChanged for what @src->changed says, once, and clears it. */
-void source_bus_emit_changes (Sourced *d, Source *src);
-void source_bus_emit_added (Sourced *d, Source *src);
-void source_bus_emit_removed (Sourced *d, Source *src);
 
 /* Appends every property of @src as an a{sv}, exactly as GetAll gives it. */
 int source_bus_append_all (sd_bus_message *reply, Source *src);

@@ -71,7 +71,12 @@ typedef struct Pump Pump;
 
 typedef struct Worker Worker;
 
+struct Sourced;
+
 typedef struct Source {
+  /* The daemon it belongs to (set by sourced_insert), as logind's sessions
+   * have s->manager: callbacks that get only a Source reach the rest. */
+  struct Sourced *daemon;
   int ref_count;
   char *id;
   SourceSettings *settings;

@@ -14,6 +14,7 @@ sourced_lookup (Sourced *d, const char *id)
 void
 sourced_insert (Sourced *d, Source *src)
 {
+  src->daemon = d;
   g_tree_insert (d->sources, src->id, src);
   d->n_sources++;
 }
@@ -25,4 +26,45 @@ sourced_forget (Sourced *d, Source *src)
     return;
   d->n_sources--;
   g_tree_remove (d->sources, src->id);
+}
+
+void
+sourced_emit_source_changed (Sourced *d, Source *src)
+{
+  if (d->observer && d->observer->source_changed)
+    d->observer->source_changed (d, src);
+}
+
+void
+sourced_emit_source_added (Sourced *d, Source *src)
+{
+  if (d->observer && d->observer->source_added)
+    d->observer->source_added (d, src);
+}
+
+void
+sourced_emit_source_removed (Sourced *d, Source *src)
+{
+  if (d->observer && d->observer->source_removed)
+    d->observer->source_removed (d, src);
+}
+
+void
+sourced_emit_gate_changed (Sourced *d)
+{
+  if (d->observer && d->observer->gate_changed)
+    d->observer->gate_changed (d);
+}
+
+void
+sourced_emit_count_changed (Sourced *d)
+{
+  if (d->observer && d->observer->count_changed)
+    d->observer->count_changed (d);
+}
+
+gboolean
+sourced_control_waiting (Sourced *d)
+{
+  return d->observer && d->observer->control_waiting && d->observer->control_waiting (d);
 }

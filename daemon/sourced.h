@@ -17,9 +17,25 @@
 #define SOURCED_DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
 
 typedef struct CommitBatch CommitBatch;
+typedef struct Sourced Sourced;
+
+/* Who hears what became durable (commit.c) or what the supervisor changed:
+ * the bus layer's bus-signals.c in the daemon, a fake in the unit tests.
+ * commit.c and supervisor.c call it and know nothing of the bus. Any
+ * member may be NULL. */
+typedef struct {
+  void (*source_changed) (Sourced *d, Source *src); /* src->changed: which properties */
+  void (*source_added) (Sourced *d, Source *src);
+  void (*source_removed) (Sourced *d, Source *src);
+  void (*gate_changed) (Sourced *d);
+  void (*count_changed) (Sourced *d); /* NSources */
+  /* TRUE while a control message waits: data work and launches yield. */
+  gboolean (*control_waiting) (Sourced *d);
+} SourcedObserver;
 
 /* The daemon's state: one per process, handed to every callback. */
-typedef struct Sourced {
+struct Sourced {
+  const SourcedObserver *observer;
   sd_bus *bus;
   GSource *bus_source; /* the bus in the main loop (bus-glib.c) */
   Store *store;
@@ -50,9 +66,19 @@ typedef struct Sourced {
   guint launch_count;  /* launched since the queue last ran dry */
   gint64 launch_since; /* monotonic time the queue started filling */
   guint status_sources; /* the N STATUS= last said "Supervising N sources" of; G_MAXUINT: not said */
-} Sourced;
+
+  guint failed_writes; /* store transactions that failed (commit.c) */
+};
 
 
 Source *sourced_lookup (Sourced *d, const char *id);
 void sourced_insert (Sourced *d, Source *src);
 void sourced_forget (Sourced *d, Source *src);
+
+/* Tell the observer (if it listens). */
+void sourced_emit_source_changed (Sourced *d, Source *src);
+void sourced_emit_source_added (Sourced *d, Source *src);
+void sourced_emit_source_removed (Sourced *d, Source *src);
+void sourced_emit_gate_changed (Sourced *d);
+void sourced_emit_count_changed (Sourced *d);
+gboolean sourced_control_waiting (Sourced *d);

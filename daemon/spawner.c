@@ -110,6 +110,11 @@ spawn_one (int sock, guint32 id, char *buf, size_t len, const int *fds)
   pid = vfork ();
   if (pid == 0)
     exec_child (argv, fds, helper, &exec_errno);
+  /* Its group from this side too, as shells do: where vfork is a plain
+   * fork (valgrind), the child may not have got to its setpgid yet when
+   * the worker is reported running. (EACCES once it has exec'd: done.) */
+  if (pid > 0)
+    setpgid (pid, pid);
   if (pid < 0)
     send_reply (sock, id, REPLY_FAILED, 0, errno, 0);
   else if (exec_errno)

@@ -6,12 +6,10 @@
 #include <systemd/sd-daemon.h>
 #include <glib/gstdio.h>
 
-#include "bus-glib.h"
 #include "commit.h"
 #include "fd-limits.h"
 #include "pump.h"
 #include "scheduler.h"
-#include "source-bus.h"
 #include "sourced-error.h"
 #include "worker.h"
 
@@ -20,7 +18,6 @@
  * not one more in a row. */
 #define HEALTHY_RUN_USEC (30 * G_USEC_PER_SEC)
 
-static Sourced *daemon_ctx;
 
 typedef struct {
   SupervisorDone done;
@@ -37,7 +34,6 @@ static void enqueue_launch (Sourced *d, Source *src);
 void
 supervisor_init (Sourced *d)
 {
-  daemon_ctx = d;
   source_set_refresh_hook (on_refresh);
 }
 
@@ -62,14 +58,14 @@ on_refresh (Source *src, gboolean gate_paused)
 static void
 update_flow (Source *src)
 {
-  on_refresh (src, daemon_ctx->paused_at != 0);
+  on_refresh (src, src->daemon->paused_at != 0);
 }
 
 static void
 changed (Source *src)
 {
-  source_refresh (src, daemon_ctx->paused_at != 0);
-  source_bus_emit_changes (daemon_ctx, src);
+  source_refresh (src, src->daemon->paused_at != 0);
+  sourced_emit_source_changed (src->daemon, src);
 }
 
 static void
@@ -97,7 +93,7 @@ finish_waiters (Source *src, GPtrArray **list, const GError *error)
   for (guint i = 0; i < waiters->len; i++)
     {
       Waiter *w = waiters->pdata[i];
-      w->done (daemon_ctx, src, error, w->user_data);
+      w->done (src->daemon, src, error, w->user_data);
     }
 }
 
@@ -124,11 +120,11 @@ system_pause (Source *src, const char *why)
 {
   guint64 now = sourced_now ();
 
-  commit_track_source (daemon_ctx, src);
+  commit_track_source (src->daemon, src);
   source_set_system_paused_at (src, now, now);
   source_set_last_error (src, why);
-  source_refresh (src, daemon_ctx->paused_at != 0);
-  commit_schedule (daemon_ctx);
+  source_refresh (src, src->daemon->paused_at != 0);
+  commit_schedule (src->daemon);
 }
 
 static void
@@ -137,7 +133,7 @@ on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *b
 {
   if (src->removed)
     return;
-  commit_track_source (daemon_ctx, src);
+  commit_track_source (src->daemon, src);
   g_free (src->control.sink_path);
   src->control.sink_path = g_strdup (sink_path);
   src->control.sink_offset = offset;
@@ -145,7 +141,7 @@ on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *b
   src->control.bytes_delivered = bytes;
   src->control.last_record_at = src->last_record_at;
   source_set_bookmark (src, bookmark);
-  commit_schedule (daemon_ctx);
+  commit_schedule (src->daemon);
 }
 
 static void
@@ -153,10 +149,10 @@ on_target_bookmark (Source *src, const char *bookmark)
 {
   if (src->removed)
     return;
-  commit_track_source (daemon_ctx, src);
+  commit_track_source (src->daemon, src);
   source_set_bookmark (src, bookmark);
   source_save_counters (src);
-  commit_schedule (daemon_ctx);
+  commit_schedule (src->daemon);
 }
 
 static void
@@ -179,7 +175,7 @@ on_broken (Source *src, const char *message)
 static gboolean
 control_waits (Source *src)
 {
-  return daemon_ctx->bus_source && bus_glib_source_has_input (daemon_ctx->bus_source);
+  return sourced_control_waiting (src->daemon);
 }
 
 static const PumpCallbacks pump_callbacks = {
@@ -197,14 +193,14 @@ sink_path_for (Source *src)
     return NULL;
   if (src->settings->sink)
     return g_strdup (src->settings->sink);
-  return g_strdup_printf ("%s/sinks/%s.jsonl", daemon_ctx->state_dir, src->id);
+  return g_strdup_printf ("%s/sinks/%s.jsonl", src->daemon->state_dir, src->id);
 }
 
 /* Singer: the tap resumes from the bookmark, handed over as --state FILE. */
 static char *
 write_state_file (Source *src, GError **error)
 {
-  g_autofree char *dir = g_build_filename (daemon_ctx->state_dir, "bookmarks", NULL);
+  g_autofree char *dir = g_build_filename (src->daemon->state_dir, "bookmarks", NULL);
   g_autofree char *name = g_strconcat (src->id, ".json", NULL);
   g_autofree char *path = g_build_filename (dir, name, NULL);
 
@@ -233,7 +229,7 @@ spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
     .type = src->settings->type,
     .sink_path = sink,
     .target = src->settings->target,
-    .state_dir = daemon_ctx->state_dir,
+    .state_dir = src->daemon->state_dir,
     .checkpoint_path = src->control.sink_path,
     .checkpoint_offset = src->control.sink_offset,
   };
@@ -265,12 +261,12 @@ spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
         {
           /* First run into this file: where it starts is the checkpoint.
            * The commit runs before any byte is read from the tap. */
-          commit_track_source (daemon_ctx, src);
+          commit_track_source (src->daemon, src);
           g_free (src->control.sink_path);
           src->control.sink_path = g_strdup (sink);
           src->control.sink_offset = pump_sink_offset (src->pump);
           source_save_counters (src);
-          commit_schedule (daemon_ctx);
+          commit_schedule (src->daemon);
         }
     }
   if (singer && src->control.bookmark)
@@ -420,7 +416,7 @@ launch_begin (Source *src, gboolean *sink_problem, GError **error)
       arm_schedule (src, now);
       /* Started while paused with a job due at once: skipped now, so that
        * NextRunAt says the truth from the first reply on. */
-      if ((source_is_paused (src) || daemon_ctx->paused_at) && src->next_run_at && src->next_run_at <= now)
+      if ((source_is_paused (src) || src->daemon->paused_at) && src->next_run_at && src->next_run_at <= now)
         skip_due_job (src, now);
       return NULL;
     }
@@ -451,7 +447,7 @@ on_launch_idle (gpointer user_data)
   gint64 until = g_get_monotonic_time () + LAUNCH_SLICE_USEC;
 
   while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until &&
-         !(d->bus_source && bus_glib_source_has_input (d->bus_source)))
+         !sourced_control_waiting (d))
     {
       /* A batch in the helper's hands at once: while it forks and execs
        * one, sourced readies the next. */
@@ -631,9 +627,9 @@ record_job_start (Source *src, guint64 at)
 {
   if (src->control.last_job_started_at == at)
     return;
-  commit_track_source (daemon_ctx, src);
+  commit_track_source (src->daemon, src);
   source_set_last_job_started_at (src, at);
-  commit_schedule (daemon_ctx);
+  commit_schedule (src->daemon);
 }
 
 gboolean
@@ -694,7 +690,7 @@ on_restart_timeout (gpointer user_data)
     {
       /* Waited for descriptors: a launch like any other, through the
        * queue, so that thousands due at once are launched in slices. */
-      enqueue_launch (daemon_ctx, src);
+      enqueue_launch (src->daemon, src);
       return G_SOURCE_REMOVE;
     }
   if (src->run != SOURCE_RUN_RUNNING || src->worker)
@@ -753,14 +749,14 @@ on_schedule_timeout (gpointer user_data)
       arm_schedule (src, 0); /* woke early (long waits are cut into pieces) */
       return G_SOURCE_REMOVE;
     }
-  if (source_is_paused (src) || daemon_ctx->paused_at || src->job_running)
+  if (source_is_paused (src) || src->daemon->paused_at || src->job_running)
     {
       skip_due_job (src, now);
       return G_SOURCE_REMOVE;
     }
   guint64 started;
   g_autoptr (GError) error = NULL;
-  if (!supervisor_run_job (daemon_ctx, src, &started, &error))
+  if (!supervisor_run_job (src->daemon, src, &started, &error))
     g_warning ("%s", error->message);
   return G_SOURCE_REMOVE;
 }
@@ -857,12 +853,12 @@ on_run_finished (Source *src)
       (code != src->control.last_exit_status ||
        (!file_checkpoints && src->records_delivered != src->control.records_delivered)))
     {
-      commit_track_source (daemon_ctx, src);
+      commit_track_source (src->daemon, src);
       source_set_last_exit_status (src, code);
       /* A Singer file sink keeps the counters of its checkpoint. */
       if (!file_checkpoints)
         source_save_counters (src);
-      commit_schedule (daemon_ctx);
+      commit_schedule (src->daemon);
     }
 
   if (src->run == SOURCE_RUN_STOPPING)
@@ -978,7 +974,7 @@ stop_one (gpointer key, gpointer value, gpointer user_data)
   if (src->worker)
     {
       supervisor_barrier_add (b);
-      supervisor_stop (daemon_ctx, src, supervisor_barrier_done, b);
+      supervisor_stop (src->daemon, src, supervisor_barrier_done, b);
     }
   return FALSE;
 }
@@ -1001,5 +997,24 @@ supervisor_shutdown (Sourced *d, GSourceFunc done, gpointer user_data)
   g_clear_handle_id (&d->launch_idle, g_source_remove);
 
   g_tree_foreach (d->sources, stop_one, b);
+  supervisor_barrier_done (d, NULL, NULL, b);
+}
+
+void
+supervisor_apply (Sourced *d, GPtrArray *stop, GPtrArray *start, GSourceFunc done, gpointer user_data)
+{
+  SupervisorBarrier *b = supervisor_barrier_new (done, user_data);
+
+  for (guint i = 0; i < stop->len; i++)
+    supervisor_stop (d, stop->pdata[i], NULL, NULL);
+  for (guint i = 0; i < start->len; i++)
+    {
+      Source *src = start->pdata[i];
+      if (src->control.started && !src->is_new)
+        {
+          supervisor_barrier_add (b);
+          supervisor_start (d, src, supervisor_barrier_done, b);
+        }
+    }
   supervisor_barrier_done (d, NULL, NULL, b);
 }

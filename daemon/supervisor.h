@@ -40,3 +40,9 @@ void supervisor_barrier_done (Sourced *d, Source *src, const GError *error, gpoi
 
 /* Sources started but still waiting in the launch queue. */
 guint supervisor_launches_pending (Sourced *d);
+
+/* After a reload is durable: stops the sources in @stop and starts those in
+ * @start that are to run (started, and not new: a new one is started by its
+ * own commit). @done (may be NULL) runs once each of them has been launched
+ * (or could not be). */
+void supervisor_apply (Sourced *d, GPtrArray *stop, GPtrArray *start, GSourceFunc done, gpointer user_data);

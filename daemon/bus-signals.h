@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "sourced.h"
+
+/* The observer that turns what became durable into D-Bus signals
+ * (PropertiesChanged, InterfacesAdded/Removed), and tells the data plane
+ * when a bus message waits. main.c hands it to the daemon object. */
+extern const SourcedObserver bus_signals_observer;
+
+/* A source's object path (sd_bus_path_encode of its id). */
+char *source_bus_path (const char *id);
+
+/* Emits PropertiesChanged for what @src->changed says, once, and clears
+ * it; nothing while the change waits for its commit. */
+void source_bus_emit_changes (Sourced *d, Source *src);
+void source_bus_emit_added (Sourced *d, Source *src);
+void source_bus_emit_removed (Sourced *d, Source *src);
+
+/* PropertiesChanged for one Manager property. */
+void manager_bus_emit (Sourced *d, const char *property);
+/* After the gate (Manager.PausedAt) changed and was persisted: every
+ * source's Active is recomputed and announced. */
+void manager_bus_gate_changed (Sourced *d);
