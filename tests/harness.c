@@ -569,19 +569,47 @@ harness_count_member (Harness *h, const char *member)
 }
 
 gboolean
-harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms)
+harness_wait_until (HarnessCond cond, gpointer data, guint timeout_ms)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gulong interval = 1000;
 
   for (;;)
     {
-      g_autofree char *s = harness_get_s (h, id, "Status");
-      if (g_str_equal (s, status))
+      if (cond (data))
         return TRUE;
       if (g_get_monotonic_time () > deadline)
         return FALSE;
-      g_usleep (20000);
+      g_usleep (interval);
+      interval = MIN (interval * 2, 20000);
     }
+}
+
+gboolean
+harness_file_exists (gpointer path)
+{
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+typedef struct {
+  Harness *h;
+  const char *id;
+  const char *status;
+} StatusIs;
+
+static gboolean
+status_is (gpointer data)
+{
+  StatusIs *w = data;
+  g_autofree char *s = harness_get_s (w->h, w->id, "Status");
+  return g_str_equal (s, w->status);
+}
+
+gboolean
+harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms)
+{
+  StatusIs w = { h, id, status };
+  return harness_wait_until (status_is, &w, timeout_ms);
 }
 
 gboolean

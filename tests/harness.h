@@ -71,6 +71,15 @@ guint harness_count_member (Harness *h, const char *member);
 /* Waits up to @timeout_ms for source @id's Status to become @status. */
 gboolean harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms);
 
+/* Waits until @cond (@data) is true, or @timeout_ms passed: FALSE then. It
+ * polls, first every millisecond and then less often (at most every 20 ms),
+ * so a condition that holds soon is seen soon. The one waiting loop of the
+ * tests: use it rather than a sleep. */
+typedef gboolean (*HarnessCond) (gpointer data);
+gboolean harness_wait_until (HarnessCond cond, gpointer data, guint timeout_ms);
+/* True once @path exists (a marker a worker writes when it is ready). */
+gboolean harness_file_exists (gpointer path);
+
 gboolean pid_alive (pid_t pid);
 /* The state letter of /proc/PID/stat (R, S, Z…), '?' when there is none. */
 char harness_process_state (pid_t pid);

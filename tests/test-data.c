@@ -110,46 +110,54 @@ assert_singer_counting (const char *path, const char *key_in_message)
   return expected - 1;
 }
 
+typedef struct {
+  Harness *h;
+  const char *id;
+  const char *prop;
+  const char *path;
+  guint64 at_least;
+} Wait;
+
+static gboolean
+t_reached (gpointer data)
+{
+  Wait *w = data;
+  return harness_get_t (w->h, w->id, w->prop) >= w->at_least;
+}
+
 static gboolean
 wait_for_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  Wait w = { .h = h, .id = id, .prop = prop, .at_least = at_least };
+  return harness_wait_until (t_reached, &w, timeout_ms);
+}
 
-  while (harness_get_t (h, id, prop) < at_least)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (10000);
-    }
-  return TRUE;
+static gboolean
+size_reached (gpointer data)
+{
+  Wait *w = data;
+  return file_size (w->path) >= w->at_least;
 }
 
 static gboolean
 wait_for_size (const char *path, guint64 at_least, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  Wait w = { .path = path, .at_least = at_least };
+  return harness_wait_until (size_reached, &w, timeout_ms);
+}
 
-  while (file_size (path) < at_least)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (10000);
-    }
-  return TRUE;
+static gboolean
+no_worker (gpointer data)
+{
+  Wait *w = data;
+  return harness_get_u (w->h, w->id, "MainPID") == 0;
 }
 
 static gboolean
 wait_for_no_worker (Harness *h, const char *id, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  while (harness_get_u (h, id, "MainPID") != 0)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (10000);
-    }
-  return TRUE;
+  Wait w = { .h = h, .id = id };
+  return harness_wait_until (no_worker, &w, timeout_ms);
 }
 
 /* Blocked in write(2) on a full pipe, as backpressure leaves it (within a

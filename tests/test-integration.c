@@ -6,6 +6,9 @@
 #include <unistd.h>
 #include <gio/gio.h>
 
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+
 #include "harness.h"
 
 #define SRC_IFACE "org.sourced.Sourced1.Source"
@@ -213,14 +216,21 @@ static void
 test_stop_timeout_kills (void)
 {
   /* A worker that ignores SIGTERM gets SIGKILL after StopTimeoutSec. */
-  g_autoptr (Harness) h = start_with ("stubborn",
-                                      "[Source]\nExec=/bin/sh -c \"trap '' TERM; while :; do sleep 0.1; done\"\n"
-                                      "StopTimeoutSec=1\n");
+  g_autofree char *marker = g_build_filename (g_get_tmp_dir (), "sourced-trap-XXXXXX", NULL);
+  g_autofree char *def = NULL;
   gint64 t0;
+
+  g_close (g_mkstemp (marker), NULL);
+  g_unlink (marker);
+  /* The worker says when its trap is set: a marker file, then the loop. */
+  def = g_strdup_printf ("[Source]\nExec=/bin/sh -c \"trap '' TERM; touch %s; while :; do sleep 0.1; done\"\n"
+                         "StopTimeoutSec=1\n", marker);
+  g_autoptr (Harness) h = start_with ("stubborn", def);
   guint32 pid = harness_get_u (h, "stubborn", "MainPID");
 
   g_assert_true (pid_alive (pid));
-  g_usleep (200000); /* let the shell install its trap */
+  g_assert_true (harness_wait_until (harness_file_exists, marker, 5000));
+  g_unlink (marker);
   t0 = g_get_monotonic_time ();
   harness_source_call_ok (h, "stubborn", "Stop");
   g_assert_cmpint (g_get_monotonic_time () - t0, >=, 900000);
