@@ -27,7 +27,15 @@ typedef enum {
   VERDICT_DENIED,
 } Verdict;
 
+/* The authorizer's state, owned by the daemon object (d->auth). */
+struct Auth {
+  AuthConfig config;
+  GHashTable *queries; /* sd_bus_message* -> Query* */
+  GHashTable *callers; /* unique name -> Caller* */
+};
+
 typedef struct {
+  Auth *auth;
   sd_bus_message *call;
   sd_bus_slot *slot;
   AuthAction action;
@@ -47,10 +55,6 @@ typedef struct {
   gint64 last;
 } Caller;
 
-static AuthConfig config;
-static GHashTable *queries; /* sd_bus_message* -> Query* */
-static GHashTable *callers; /* unique name -> Caller* */
-
 static void
 query_free (Query *q)
 {
@@ -63,19 +67,26 @@ query_free (Query *q)
 void
 auth_init (Sourced *d, const AuthConfig *c)
 {
-  config = *c;
-  config.group = g_strdup (c->group);
-  queries = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) query_free);
-  callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  Auth *a = g_new0 (Auth, 1);
+
+  a->config = *c;
+  a->config.group = g_strdup (c->group);
+  a->queries = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) query_free);
+  a->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  d->auth = a;
 }
 
 void
-auth_shutdown (void)
+auth_shutdown (Sourced *d)
 {
-  g_clear_pointer (&queries, g_hash_table_unref);
-  g_clear_pointer (&callers, g_hash_table_unref);
-  g_free ((char *) config.group);
-  config.group = NULL;
+  Auth *a = g_steal_pointer (&d->auth);
+
+  if (!a)
+    return;
+  g_hash_table_unref (a->queries);
+  g_hash_table_unref (a->callers);
+  g_free ((char *) a->config.group);
+  g_free (a);
 }
 
 /* Membership as the group database says, the primary group included. */
@@ -110,49 +121,49 @@ in_group (uid_t uid, const char *group)
 }
 
 static Caller *
-caller_lookup (const char *sender)
+caller_lookup (Auth *a, const char *sender)
 {
   gint64 now = g_get_monotonic_time ();
-  Caller *c = g_hash_table_lookup (callers, sender);
+  Caller *c = g_hash_table_lookup (a->callers, sender);
 
   if (c)
     {
-      c->tokens = MIN (config.burst, c->tokens + (double) (now - c->last) / G_USEC_PER_SEC * config.rate);
+      c->tokens = MIN (a->config.burst, c->tokens + (double) (now - c->last) / G_USEC_PER_SEC * a->config.rate);
       c->last = now;
     }
   return c;
 }
 
 static void
-caller_add (const char *sender, uid_t uid)
+caller_add (Auth *a, const char *sender, uid_t uid)
 {
   gint64 now = g_get_monotonic_time ();
   Caller *c = g_new0 (Caller, 1);
 
-  if (g_hash_table_size (callers) > 4096)
+  if (g_hash_table_size (a->callers) > 4096)
     {
       /* Forget the callers idle for a while (most have disconnected). */
       GHashTableIter iter;
       gpointer value;
-      g_hash_table_iter_init (&iter, callers);
+      g_hash_table_iter_init (&iter, a->callers);
       while (g_hash_table_iter_next (&iter, NULL, &value))
         if (now - ((Caller *) value)->last > CALLER_IDLE_USEC)
           g_hash_table_iter_remove (&iter);
       /* Still that many (connections opened faster than they go idle): a
        * hard bound on memory; a forgotten caller is only asked again. */
-      if (g_hash_table_size (callers) > 4 * 4096)
-        g_hash_table_remove_all (callers);
+      if (g_hash_table_size (a->callers) > 4 * 4096)
+        g_hash_table_remove_all (a->callers);
     }
   c->uid = uid;
-  c->tokens = config.burst;
+  c->tokens = a->config.burst;
   c->last = now;
-  g_hash_table_replace (callers, g_strdup (sender), c);
+  g_hash_table_replace (a->callers, g_strdup (sender), c);
 }
 
 static gboolean
-rate_allows (Caller *c)
+rate_allows (Auth *a, Caller *c)
 {
-  if (config.rate <= 0)
+  if (a->config.rate <= 0)
     return TRUE;
   if (c->tokens < 1.0)
     return FALSE;
@@ -176,7 +187,7 @@ decide (Query *q, Verdict verdict, const char *reason)
     {
       g_warning ("Cannot requeue a call after its authorization: %s", g_strerror (-r));
       sd_bus_reply_method_errorf (q->call, SD_BUS_ERROR_FAILED, "Internal error while authorizing the call");
-      g_hash_table_remove (queries, q->call);
+      g_hash_table_remove (q->auth->queries, q->call);
     }
 }
 
@@ -193,13 +204,13 @@ on_polkit_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       if (sd_bus_error_has_names (e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
         {
           /* No polkit on this system: the group decides. */
-          if (in_group (q->uid, config.group))
+          if (in_group (q->uid, q->auth->config.group))
             {
               decide (q, VERDICT_ALLOWED, NULL);
               return 0;
             }
           denied = g_strdup_printf ("uid %u is not root and not in group '%s' (polkit is not running)",
-                                    (unsigned) q->uid, config.group);
+                                    (unsigned) q->uid, q->auth->config.group);
         }
       else
         denied = g_strdup_printf ("polkit could not decide: %s", e->message ? e->message : e->name);
@@ -246,16 +257,17 @@ on_uid_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
       decide (q, VERDICT_DENIED, denied);
       return 0;
     }
-  caller_add (sd_bus_message_get_sender (q->call), (uid_t) uid);
+  caller_add (q->auth, sd_bus_message_get_sender (q->call), (uid_t) uid);
   decide (q, VERDICT_IDENTIFIED, NULL);
   return 0;
 }
 
 static Query *
-query_new (sd_bus_message *m, AuthAction action)
+query_new (Auth *a, sd_bus_message *m, AuthAction action)
 {
   Query *q = g_new0 (Query, 1);
 
+  q->auth = a;
   q->call = sd_bus_message_ref (m);
   q->action = action;
   q->verdict = VERDICT_PENDING;
@@ -266,21 +278,22 @@ int
 auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *error)
 {
   const char *sender = sd_bus_message_get_sender (m);
+  Auth *a = d->auth;
   Caller *caller;
   Query *q;
   int r;
 
-  if (!queries || !config.enabled)
+  if (!a || !a->config.enabled)
     return 1;
 
-  q = g_hash_table_lookup (queries, m);
+  q = g_hash_table_lookup (a->queries, m);
   if (q)
     {
       if (q->verdict == VERDICT_PENDING)
         return 0; /* dispatched again before the answer came: still waiting */
       Verdict verdict = q->verdict;
       g_autofree char *reason = g_steal_pointer (&q->reason);
-      g_hash_table_remove (queries, m);
+      g_hash_table_remove (a->queries, m);
       if (verdict == VERDICT_ALLOWED)
         return 1;
       if (verdict == VERDICT_DENIED)
@@ -295,11 +308,11 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
 
   if (!sender)
     return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: no sender");
-  caller = caller_lookup (sender);
+  caller = caller_lookup (a, sender);
   if (!caller)
     {
       /* Asked asynchronously, like polkit below: the call comes back. */
-      q = query_new (m, action);
+      q = query_new (a, m, action);
       r = sd_bus_call_method_async (sd_bus_message_get_bus (m), &q->slot, "org.freedesktop.DBus",
                                     "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
                                     on_uid_reply, q, "s", sender);
@@ -309,19 +322,19 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
           return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: %s",
                                     g_strerror (-r));
         }
-      g_hash_table_insert (queries, m, q);
+      g_hash_table_insert (a->queries, m, q);
       return 0;
     }
   /* Root, and sourced's own user: a process of that user can write the
    * state directory anyway (systemctl reload runs busctl as it). */
   if (caller->uid == 0 || caller->uid == getuid ())
     return 1;
-  if (!rate_allows (caller))
+  if (!rate_allows (a, caller))
     return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                               "Too many changing calls from %s: at most %.0f a second (bursts of %.0f)", sender,
-                              config.rate, config.burst);
+                              a->config.rate, a->config.burst);
 
-  q = query_new (m, action);
+  q = query_new (a, m, action);
   q->uid = caller->uid;
   r = sd_bus_call_method_async (sd_bus_message_get_bus (m), &q->slot, POLKIT_NAME, POLKIT_PATH, POLKIT_IFACE,
                                 "CheckAuthorization", on_polkit_reply, q, "(sa{sv})sa{ss}us", "system-bus-name", 1,
@@ -335,6 +348,6 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
       query_free (q);
       return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot ask polkit: %s", g_strerror (-r));
     }
-  g_hash_table_insert (queries, m, q);
+  g_hash_table_insert (a->queries, m, q);
   return 0;
 }

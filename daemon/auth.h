@@ -36,7 +36,7 @@ typedef struct {
 } AuthConfig;
 
 void auth_init (Sourced *d, const AuthConfig *config);
-void auth_shutdown (void);
+void auth_shutdown (Sourced *d);
 
 /* 1: go on. 0: pending, return 1 from the handler without replying.
  * Negative: @error is set, return it. */

@@ -116,7 +116,7 @@ bus_source_finalize (GSource *source)
   sd_bus_unref (s->bus);
 }
 
-static GSourceFuncs bus_source_funcs = {
+static const GSourceFuncs bus_source_funcs = {
   .prepare = bus_source_prepare,
   .dispatch = bus_source_dispatch,
   .finalize = bus_source_finalize,
@@ -125,7 +125,8 @@ static GSourceFuncs bus_source_funcs = {
 GSource *
 bus_glib_source_new (sd_bus *bus, BusGlibHook after_dispatch, BusGlibHook on_disconnect, gpointer user_data)
 {
-  GSource *source = g_source_new (&bus_source_funcs, sizeof (BusSource));
+  /* GLib never writes the table; its prototype predates const. */
+  GSource *source = g_source_new ((GSourceFuncs *) &bus_source_funcs, sizeof (BusSource));
   BusSource *s = (BusSource *) source;
 
   s->bus = sd_bus_ref (bus);

@@ -343,7 +343,7 @@ main (int argc, char **argv)
   sd_bus_flush_close_unref (d->bus);
   store_free (d->store);
   g_main_loop_unref (d->loop);
-  auth_shutdown ();
+  auth_shutdown (d);
   g_free (d->config_dir);
   g_free (d->state_dir);
   return d->exit_code;

@@ -18,6 +18,7 @@
 
 typedef struct CommitBatch CommitBatch;
 typedef struct Sourced Sourced;
+typedef struct Auth Auth;
 
 /* Who hears what became durable (commit.c) or what the supervisor changed:
  * the bus layer's bus-signals.c in the daemon, a fake in the unit tests.
@@ -68,6 +69,7 @@ struct Sourced {
   guint status_sources; /* the N STATUS= last said "Supervising N sources" of; G_MAXUINT: not said */
 
   guint failed_writes; /* store transactions that failed (commit.c) */
+  Auth *auth;          /* who may change what (auth.c); NULL: everyone */
 };
 
 
