@@ -181,13 +181,7 @@ serialize_one (gpointer key, gpointer value, gpointer user_data)
     {
       /* A change still waiting for its commit: the snapshot holds what is
        * durable, the journal transaction will add the rest. */
-      SourceControl live = src->control;
-      gboolean removed = src->removed;
-      src->control = *src->rollback;
-      src->removed = FALSE;
-      source_to_text (src, user_data);
-      src->control = live;
-      src->removed = removed;
+      source_state_to_text (src, src->rollback, FALSE, user_data);
       return FALSE;
     }
   source_to_text (src, user_data);

@@ -325,10 +325,15 @@ source_store_group (const char *id)
 void
 source_to_keyfile (const Source *src, GKeyFile *kf)
 {
-  g_autofree char *group = source_store_group (src->id);
-  const SourceControl *c = &src->control;
+  source_state_to_keyfile (src, &src->control, src->removed, kf);
+}
 
-  if (src->removed)
+void
+source_state_to_keyfile (const Source *src, const SourceControl *c, gboolean removed, GKeyFile *kf)
+{
+  g_autofree char *group = source_store_group (src->id);
+
+  if (removed)
     {
       g_key_file_set_boolean (kf, group, "Removed", TRUE);
       return;
@@ -394,16 +399,20 @@ append_escaped (GString *out, const char *value)
 void
 source_to_text (const Source *src, GString *out)
 {
-  const SourceControl *c = &src->control;
+  source_state_to_text (src, &src->control, src->removed, out);
+}
 
-  if (!src->removed && !src->definition_file)
+void
+source_state_to_text (const Source *src, const SourceControl *c, gboolean removed, GString *out)
+{
+  if (!removed && !src->definition_file)
     {
       /* A created source carries its settings: the general path. */
       g_autoptr (GKeyFile) kf = g_key_file_new ();
       g_autofree char *text = NULL;
       gsize length;
 
-      source_to_keyfile (src, kf);
+      source_state_to_keyfile (src, c, removed, kf);
       text = g_key_file_to_data (kf, &length, NULL);
       g_string_append_len (out, text, (gssize) length);
       if (length && text[length - 1] != '\n')
@@ -414,7 +423,7 @@ source_to_text (const Source *src, GString *out)
   /* The same keys as source_to_keyfile(), written directly: this runs for
    * every change and for every source of a snapshot. */
   g_string_append_printf (out, "[Source %s]\n", src->id);
-  if (src->removed)
+  if (removed)
     {
       g_string_append (out, "Removed=true\n\n");
       return;

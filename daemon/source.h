@@ -171,5 +171,9 @@ void source_to_keyfile (const Source *src, GKeyFile *kf);
 /* The same group as text (ending in a blank line), without a GKeyFile for
  * the common case: what the journal and the snapshot are made of. */
 void source_to_text (const Source *src, GString *out);
+/* The same for a given control state (what is durable, while a change
+ * waits for its commit), without touching the live one. */
+void source_state_to_keyfile (const Source *src, const SourceControl *control, gboolean removed, GKeyFile *kf);
+void source_state_to_text (const Source *src, const SourceControl *control, gboolean removed, GString *out);
 /* Reads the control keys of @group; missing keys keep their defaults. */
 void source_control_from_keyfile (SourceControl *control, GKeyFile *kf, const char *group);

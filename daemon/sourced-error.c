@@ -24,6 +24,7 @@ static const struct {
   { SOURCED_ERROR_UNKNOWN_PROPERTY, "org.freedesktop.DBus.Error.UnknownProperty", ENOENT },
   { SOURCED_ERROR_CANCELLED, "org.sourced.Sourced1.Error.Cancelled", ECANCELED },
   { SOURCED_ERROR_LIMITS_EXCEEDED, "org.freedesktop.DBus.Error.LimitsExceeded", EMFILE },
+  { SOURCED_ERROR_SINK_UNAVAILABLE, "org.freedesktop.DBus.Error.Failed", EIO },
 };
 
 const char *

@@ -26,6 +26,9 @@ typedef enum {
   SOURCED_ERROR_CANCELLED,
   /* sourced's own resources (descriptors, processes) are used up. */
   SOURCED_ERROR_LIMITS_EXCEEDED,
+  /* A source's Sink= takes nothing (it cannot be opened, the disk is
+   * full): the source is paused, not failed. Reaches clients as Failed. */
+  SOURCED_ERROR_SINK_UNAVAILABLE,
 } SourcedError;
 
 GQuark sourced_error_quark (void);

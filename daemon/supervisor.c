@@ -215,11 +215,12 @@ write_state_file (Source *src, GError **error)
 }
 
 /* Readies the sink and hands the worker to the spawn helper; NULL with
- * @error if that failed. *sink_problem tells a sink that cannot be opened
- * (the source is paused) from a worker that cannot run (the source fails).
- * spawn_worker_finish() completes it. */
+ * @error if that failed: SOURCED_ERROR_SINK_UNAVAILABLE for a sink that
+ * cannot be opened (the source is paused), LIMITS_EXCEEDED for sourced's
+ * own shortage, anything else for a worker that cannot run (the source
+ * fails). spawn_worker_finish() completes it. */
 static Worker *
-spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
+spawn_worker_begin (Source *src, GError **error)
 {
   g_autofree char *sink = sink_path_for (src);
   g_autofree char *state_file = NULL;
@@ -235,7 +236,6 @@ spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
   };
   Worker *w;
 
-  *sink_problem = FALSE;
   /* A worker holds 3 to 4 descriptors (6 with a target) and its spawn
    * needs a few more for a moment. */
   if (!fd_limits_have_room (src->settings->target ? 16 : 8))
@@ -250,7 +250,12 @@ spawn_worker_begin (Source *src, gboolean *sink_problem, GError **error)
     src->pump = pump_new (src, &pump_callbacks);
   if (!pump_open (src->pump, &setup, error))
     {
-      *sink_problem = sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED);
+      if (sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
+        {
+          GError *unavailable = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_SINK_UNAVAILABLE, (*error)->message);
+          g_clear_error (error);
+          *error = unavailable;
+        }
       return NULL;
     }
   if (singer && sink)
@@ -307,9 +312,9 @@ spawn_worker_finish (Source *src, Worker *w, GError **error)
 }
 
 static gboolean
-spawn_worker (Source *src, gboolean *sink_problem, GError **error)
+spawn_worker (Source *src, GError **error)
 {
-  Worker *w = spawn_worker_begin (src, sink_problem, error);
+  Worker *w = spawn_worker_begin (src, error);
   return w && spawn_worker_finish (src, w, error);
 }
 
@@ -342,11 +347,11 @@ wait_for_resources (Source *src, const GError *error)
  * of sourced's own leaves it waiting; anything else fails it. @what says
  * what was being done, for the message. */
 static void
-spawn_failed (Source *src, const GError *error, gboolean sink_problem, const char *what)
+spawn_failed (Source *src, const GError *error, const char *what)
 {
   if (g_error_matches (error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
     wait_for_resources (src, error);
-  else if (sink_problem)
+  else if (g_error_matches (error, SOURCED_ERROR, SOURCED_ERROR_SINK_UNAVAILABLE))
     {
       /* Nothing to write into: paused, not failed. */
       g_warning ("%s: %s; pausing the source", src->id, error->message);
@@ -368,7 +373,7 @@ spawn_failed (Source *src, const GError *error, gboolean sink_problem, const cha
  * finished or failed with @error), or no worker was needed (a schedule).
  * Finishes the Start calls waiting. */
 static void
-launch_end (Source *src, Worker *w, gboolean sink_problem, GError *error)
+launch_end (Source *src, Worker *w, GError *error)
 {
   g_autoptr (GError) local = error;
 
@@ -376,7 +381,7 @@ launch_end (Source *src, Worker *w, gboolean sink_problem, GError *error)
     w = NULL;
   if (local)
     {
-      spawn_failed (src, local, sink_problem, "start");
+      spawn_failed (src, local, "start");
       if (src->run == SOURCE_RUN_FAILED)
         {
           g_autoptr (GError) reply_error = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_FAILED, src->last_error);
@@ -401,9 +406,8 @@ launch_end (Source *src, Worker *w, gboolean sink_problem, GError *error)
  * the launch done); a continuous source's worker is handed to the spawn
  * helper and returned, for launch_end(). On failure, NULL with *error. */
 static Worker *
-launch_begin (Source *src, gboolean *sink_problem, GError **error)
+launch_begin (Source *src, GError **error)
 {
-  *sink_problem = FALSE;
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   src->failures = 0;
@@ -420,7 +424,7 @@ launch_begin (Source *src, gboolean *sink_problem, GError **error)
         skip_due_job (src, now);
       return NULL;
     }
-  return spawn_worker_begin (src, sink_problem, error);
+  return spawn_worker_begin (src, error);
 }
 
 /* Brings a source from nothing running to running. */
@@ -428,10 +432,9 @@ static void
 launch (Source *src)
 {
   GError *error = NULL;
-  gboolean sink_problem;
-  Worker *w = launch_begin (src, &sink_problem, &error);
+  Worker *w = launch_begin (src, &error);
 
-  launch_end (src, w, sink_problem, error);
+  launch_end (src, w, error);
 }
 
 /* Launches queued sources for a few milliseconds, then lets the loop serve
@@ -454,7 +457,6 @@ on_launch_idle (gpointer user_data)
       struct {
         Source *src;
         Worker *w;
-        gboolean sink_problem;
         GError *error;
       } batch[LAUNCH_BATCH];
       guint n = 0;
@@ -473,12 +475,12 @@ on_launch_idle (gpointer user_data)
           src->queued = FALSE;
           batch[n].src = src;
           batch[n].error = NULL;
-          batch[n].w = launch_begin (src, &batch[n].sink_problem, &batch[n].error);
+          batch[n].w = launch_begin (src, &batch[n].error);
           n++;
         }
       for (guint i = 0; i < n; i++)
         {
-          launch_end (batch[i].src, batch[i].w, batch[i].sink_problem, batch[i].error);
+          launch_end (batch[i].src, batch[i].w, batch[i].error);
           source_unref (batch[i].src);
         }
       d->launch_count += n;
@@ -649,8 +651,7 @@ supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error
       *started_at = src->control.last_job_started_at;
       return TRUE;
     }
-  gboolean sink_problem;
-  if (!spawn_worker (src, &sink_problem, &local))
+  if (!spawn_worker (src, &local))
     {
       g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, local->message);
       if (g_error_matches (local, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
@@ -659,7 +660,7 @@ supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error
           g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED, msg);
           return FALSE;
         }
-      if (sink_problem)
+      if (g_error_matches (local, SOURCED_ERROR, SOURCED_ERROR_SINK_UNAVAILABLE))
         system_pause (src, msg);
       else
         source_set_last_error (src, msg);
@@ -683,7 +684,6 @@ on_restart_timeout (gpointer user_data)
 {
   Source *src = user_data;
   g_autoptr (GError) error = NULL;
-  gboolean sink_problem;
 
   src->restart_timer = 0;
   if (src->run == SOURCE_RUN_STARTING && !src->worker)
@@ -695,8 +695,8 @@ on_restart_timeout (gpointer user_data)
     }
   if (src->run != SOURCE_RUN_RUNNING || src->worker)
     return G_SOURCE_REMOVE;
-  if (!spawn_worker (src, &sink_problem, &error))
-    spawn_failed (src, error, sink_problem, "restart");
+  if (!spawn_worker (src, &error))
+    spawn_failed (src, error, "restart");
   changed (src);
   update_flow (src);
   return G_SOURCE_REMOVE;

@@ -305,6 +305,29 @@ test_no_change_no_write (Fixture *f, gconstpointer data)
   g_assert_cmpuint (store_get_n_syncs (f->d.store), ==, syncs);
 }
 
+/* A snapshot taken while a change waits for its commit holds what is
+ * durable, and leaves the live state alone. */
+static void
+test_snapshot_holds_durable (Fixture *f, gconstpointer data)
+{
+  Source *src = add_source (f, "a");
+  gsize length;
+
+  src->definition_file = g_strdup ("/etc/sourced/sources.d/a.source");
+  change_pause (f, src, 100, "a1");
+  g_assert_true (commit_flush_sync (&f->d, NULL));
+  commit_track_source (&f->d, src);
+  source_set_paused_at (src, 0, 200);
+  source_refresh (src, FALSE);
+  g_autofree char *text = commit_serialize_all (&f->d, &length);
+  g_assert_nonnull (strstr (text, "PausedAt=100\n"));
+  g_assert_cmpuint (src->control.paused_at, ==, 0); /* the live state is untouched */
+  g_assert_nonnull (src->rollback);
+  commit_add_full (&f->d, NULL, src, on_done, (gpointer) "a2", on_dropped);
+  g_assert_true (commit_flush_sync (&f->d, NULL));
+  g_assert_cmpuint (src->control.paused_at, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -319,5 +342,6 @@ main (int argc, char **argv)
   ADD ("/commit/new-source", test_new_source);
   ADD ("/commit/gate", test_gate);
   ADD ("/commit/no-change-no-write", test_no_change_no_write);
+  ADD ("/commit/snapshot-holds-durable", test_snapshot_holds_durable);
   return g_test_run ();
 }
