@@ -11,7 +11,6 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
-#include "clock.h"
 #include "io-watch.h"
 #include "singer.h"
 #include "sink-rules.h"
@@ -195,12 +194,8 @@ consume_out (Pump *p, gsize n)
 
   records = lines - others;
   p->out_records = p->out_records > records ? p->out_records - records : 0;
-  p->src->bytes_delivered += n;
-  if (records > 0)
-    {
-      p->src->records_delivered += records;
-      p->src->last_record_at = sourced_now ();
-    }
+  if (p->cb->delivered)
+    p->cb->delivered (p->src, records, n);
 }
 
 static void

@@ -34,6 +34,9 @@ typedef struct {
    * STATE that followed it. @records/@bytes: the counters at that point. */
   void (*checkpoint) (Source *src, const char *sink_path, guint64 offset, const char *bookmark,
                       guint64 records, guint64 bytes);
+  /* @records records in @bytes bytes reached the sink (or the target's
+   * stdin): the owner keeps the counters. */
+  void (*delivered) (Source *src, guint64 records, guint64 bytes);
   /* The target has stored everything up to @bookmark. */
   void (*target_bookmark) (Source *src, const char *bookmark);
   /* The sink does not take data (disk full, permission, I/O error). The

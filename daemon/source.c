@@ -3,14 +3,6 @@
 
 #include "pump.h"
 
-static void (*refresh_hook) (Source *src, gboolean gate_paused);
-
-void
-source_set_refresh_hook (void (*hook) (Source *src, gboolean gate_paused))
-{
-  refresh_hook = hook;
-}
-
 Source *
 source_new (const char *id, SourceSettings *settings, const char *definition_file)
 {
@@ -126,8 +118,8 @@ source_refresh (Source *src, gboolean gate_paused)
       src->active = active;
       src->changed |= SOURCE_PROP_ACTIVE;
     }
-  if (refresh_hook)
-    refresh_hook (src, gate_paused);
+  if (src->hooks && src->hooks->refresh)
+    src->hooks->refresh (src, gate_paused);
 }
 
 static void

@@ -73,10 +73,20 @@ typedef struct Worker Worker;
 
 struct Sourced;
 
+typedef struct Source Source;
+
+/* What source_refresh() tells whoever runs the data path, so that it sees
+ * each change of the pause or the run state at once. A source gets its
+ * daemon's hooks when it is inserted (sourced_insert). */
+typedef struct {
+  void (*refresh) (Source *src, gboolean gate_paused);
+} SourceHooks;
+
 typedef struct Source {
   /* The daemon it belongs to (set by sourced_insert), as logind's sessions
    * have s->manager: callbacks that get only a Source reach the rest. */
   struct Sourced *daemon;
+  const SourceHooks *hooks; /* NULL: nobody runs its data path (unit tests) */
   int ref_count;
   char *id;
   SourceSettings *settings;
@@ -149,9 +159,6 @@ void source_save_counters (Source *src);
 /* …and back: the counters start from the persisted ones. */
 void source_restore_counters (Source *src);
 
-/* Called at the end of every source_refresh(), so that whoever runs the
- * data path sees each change of the pause or the run state at once. */
-void source_set_refresh_hook (void (*hook) (Source *src, gboolean gate_paused));
 
 /* Rollback support: keep the committed control state before the first
  * change of a batch, restore it if the batch cannot be persisted. */

@@ -15,6 +15,7 @@ void
 sourced_insert (Sourced *d, Source *src)
 {
   src->daemon = d;
+  src->hooks = d->source_hooks;
   g_tree_insert (d->sources, src->id, src);
   d->n_sources++;
 }

@@ -37,6 +37,7 @@ typedef struct {
 /* The daemon's state: one per process, handed to every callback. */
 struct Sourced {
   const SourcedObserver *observer;
+  const SourceHooks *source_hooks; /* given to every source inserted (supervisor_init) */
   sd_bus *bus;
   GSource *bus_source; /* the bus in the main loop (bus-glib.c) */
   Store *store;

@@ -29,12 +29,13 @@ static void arm_schedule (Source *src, guint64 after);
 static void skip_due_job (Source *src, guint64 now);
 
 static void on_refresh (Source *src, gboolean gate_paused);
+static const SourceHooks source_hooks = { .refresh = on_refresh };
 static void enqueue_launch (Sourced *d, Source *src);
 
 void
 supervisor_init (Sourced *d)
 {
-  source_set_refresh_hook (on_refresh);
+  d->source_hooks = &source_hooks;
 }
 
 /* Data flows while the worker is wanted and nothing holds it: the source's
@@ -145,6 +146,17 @@ on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *b
 }
 
 static void
+on_delivered (Source *src, guint64 records, guint64 bytes)
+{
+  src->bytes_delivered += bytes;
+  if (records > 0)
+    {
+      src->records_delivered += records;
+      src->last_record_at = sourced_now ();
+    }
+}
+
+static void
 on_target_bookmark (Source *src, const char *bookmark)
 {
   if (src->removed)
@@ -180,6 +192,7 @@ control_waits (Source *src)
 
 static const PumpCallbacks pump_callbacks = {
   .should_yield = control_waits,
+  .delivered = on_delivered,
   .checkpoint = on_checkpoint,
   .target_bookmark = on_target_bookmark,
   .sink_failed = on_sink_failed,

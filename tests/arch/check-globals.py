@@ -21,7 +21,6 @@ ALLOWED = {
     ("io-watch.c.o", "epoll_fd"): "one epoll descriptor for every worker pipe in the process",
     ("io-watch.c.o", "watches"): "the epoll descriptor's watches",
     ("io-watch.c.o", "last_id"): "the epoll descriptor's watch ids",
-    ("source.c.o", "refresh_hook"): "the supervisor's flow hook, installed once at start",
     ("sourced-error.c.o", "q.0"): "the error domain's quark (G_DEFINE_QUARK's cache)",
     ("spawner.c.o", "helper_socks"): "the spawn helper processes, one set per process",
     ("spawner.c.o", "n_helpers"): "the spawn helpers",
