@@ -351,7 +351,7 @@ bulk_method (sd_bus_message *m, Sourced *d, BulkAction action, sd_bus_error *err
   g_auto (GStrv) patterns = NULL;
   g_autoptr (GError) local = NULL;
   g_autoptr (GPtrArray) sources = NULL;
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (d);
   gsize reply_size = 64;
   Bulk *b;
   int r;

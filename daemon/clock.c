@@ -5,22 +5,17 @@
 
 #include "sourced-error.h"
 
-static gboolean fake;
-static guint64 wall_origin;
-static gint64 mono_origin;
-static double rate = 1.0;
-
 void
-sourced_clock_set (guint64 start, double new_rate)
+clock_set (Clock *c, guint64 start, double new_rate)
 {
-  fake = TRUE;
-  wall_origin = start;
-  mono_origin = g_get_monotonic_time ();
-  rate = new_rate;
+  c->fake = TRUE;
+  c->wall_origin = start;
+  c->mono_origin = g_get_monotonic_time ();
+  c->rate = new_rate;
 }
 
 gboolean
-sourced_clock_init_from_env (GError **error)
+clock_init_from_env (Clock *c, GError **error)
 {
   const char *start_text = g_getenv ("SOURCED_CLOCK_START");
   const char *rate_text = g_getenv ("SOURCED_CLOCK_RATE");
@@ -54,22 +49,22 @@ sourced_clock_init_from_env (GError **error)
           return FALSE;
         }
     }
-  sourced_clock_set (start, new_rate);
+  clock_set (c, start, new_rate);
   return TRUE;
 }
 
 guint64
-sourced_now (void)
+clock_now (const Clock *c)
 {
-  if (!fake)
+  if (!c->fake)
     return (guint64) g_get_real_time ();
-  return wall_origin + (guint64) ((double) (g_get_monotonic_time () - mono_origin) * rate);
+  return c->wall_origin + (guint64) ((double) (g_get_monotonic_time () - c->mono_origin) * c->rate);
 }
 
 guint
-sourced_clock_timeout_ms (guint64 usec)
+clock_timeout_ms (const Clock *c, guint64 usec)
 {
-  double ms = (double) usec / 1000.0 / rate;
+  double ms = (double) usec / 1000.0 / (c->fake ? c->rate : 1.0);
 
   if (ms >= (double) G_MAXUINT)
     return G_MAXUINT;

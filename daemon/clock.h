@@ -11,16 +11,23 @@
  *   SOURCED_CLOCK_RATE=60                      (wall seconds per real second)
  *
  * Every timer whose length is a wall-clock duration (schedules, restart
- * backoff) is armed through sourced_clock_timeout_ms(), so it runs at the
+ * backoff) is armed through clock_timeout_ms(), so it runs at the
  * same rate. */
 
-gboolean sourced_clock_init_from_env (GError **error);
+typedef struct {
+  gboolean fake;        /* FALSE: the real time (a zeroed Clock is one) */
+  guint64 wall_origin;  /* its time at mono_origin, µs since the epoch */
+  gint64 mono_origin;
+  double rate;          /* its seconds per real second */
+} Clock;
+
+gboolean clock_init_from_env (Clock *clock, GError **error);
 
 /* Wall-clock time in µs since the epoch. */
-guint64 sourced_now (void);
+guint64 clock_now (const Clock *clock);
 
 /* Real milliseconds a timer must wait for @usec of this clock to pass. */
-guint sourced_clock_timeout_ms (guint64 usec);
+guint clock_timeout_ms (const Clock *clock, guint64 usec);
 
-/* Test hook: start the clock at @start (µs) running at @rate. */
-void sourced_clock_set (guint64 start, double rate);
+/* Starts the clock at @start (µs) running at @rate. */
+void clock_set (Clock *clock, guint64 start, double rate);

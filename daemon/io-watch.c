@@ -15,9 +15,12 @@ typedef struct {
   gpointer user_data;
 } Watch;
 
-static int epoll_fd = -1;
-static GHashTable *watches; /* id -> Watch* */
-static guint last_id;
+struct IoWatcher {
+  int epoll_fd;
+  guint source_id;
+  GHashTable *watches; /* id -> Watch* */
+  guint last_id;
+};
 
 static guint32
 to_epoll (GIOCondition c)
@@ -33,48 +36,65 @@ from_epoll (guint32 e)
 }
 
 static gboolean
-on_epoll_ready (gint fd, GIOCondition cond, gpointer unused)
+on_epoll_ready (gint fd, GIOCondition cond, gpointer user_data)
 {
+  IoWatcher *io = user_data;
   struct epoll_event events[EVENTS_PER_TURN];
-  int n = epoll_wait (epoll_fd, events, EVENTS_PER_TURN, 0);
+  int n = epoll_wait (io->epoll_fd, events, EVENTS_PER_TURN, 0);
 
   for (int i = 0; i < n; i++)
     {
       guint id = (guint) events[i].data.u64;
-      Watch *w = g_hash_table_lookup (watches, GUINT_TO_POINTER (id));
+      Watch *w = g_hash_table_lookup (io->watches, GUINT_TO_POINTER (id));
 
       /* Removed by an earlier callback of this very turn. */
       if (!w)
         continue;
       if (w->func (w->fd, from_epoll (events[i].events), w->user_data) == G_SOURCE_REMOVE)
-        io_watch_remove (id);
+        io_watch_remove (io, id);
     }
   return G_SOURCE_CONTINUE;
 }
 
+IoWatcher *
+io_watcher_new (void)
+{
+  IoWatcher *io = g_new0 (IoWatcher, 1);
+
+  io->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+  if (io->epoll_fd < 0)
+    g_error ("Cannot create an epoll descriptor: %s", g_strerror (errno));
+  io->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  io->source_id = g_unix_fd_add (io->epoll_fd, G_IO_IN, on_epoll_ready, io);
+  return io;
+}
+
+void
+io_watcher_free (IoWatcher *io)
+{
+  if (!io)
+    return;
+  g_source_remove (io->source_id);
+  close (io->epoll_fd);
+  g_hash_table_unref (io->watches);
+  g_free (io);
+}
+
 guint
-io_watch_add (int fd, GIOCondition condition, GUnixFDSourceFunc func, gpointer user_data)
+io_watch_add (IoWatcher *io, int fd, GIOCondition condition, GUnixFDSourceFunc func, gpointer user_data)
 {
   struct epoll_event ev = { 0 };
   Watch *w;
 
-  if (epoll_fd < 0)
-    {
-      epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-      if (epoll_fd < 0)
-        g_error ("Cannot create an epoll descriptor: %s", g_strerror (errno));
-      watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-      g_unix_fd_add (epoll_fd, G_IO_IN, on_epoll_ready, NULL);
-    }
   w = g_new (Watch, 1);
   w->fd = fd;
   w->func = func;
   w->user_data = user_data;
-  if (++last_id == 0)
-    ++last_id;
+  if (++io->last_id == 0)
+    ++io->last_id;
   ev.events = to_epoll (condition); /* errors and hang-ups are always reported */
-  ev.data.u64 = last_id;
-  if (epoll_ctl (epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+  ev.data.u64 = io->last_id;
+  if (epoll_ctl (io->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
     {
       /* Only for a bad descriptor or no memory: report it as an error
        * condition, as poll() would, from the loop. */
@@ -82,18 +102,18 @@ io_watch_add (int fd, GIOCondition condition, GUnixFDSourceFunc func, gpointer u
       g_free (w);
       return 0;
     }
-  g_hash_table_insert (watches, GUINT_TO_POINTER (last_id), w);
-  return last_id;
+  g_hash_table_insert (io->watches, GUINT_TO_POINTER (io->last_id), w);
+  return io->last_id;
 }
 
 void
-io_watch_remove (guint id)
+io_watch_remove (IoWatcher *io, guint id)
 {
-  Watch *w = watches ? g_hash_table_lookup (watches, GUINT_TO_POINTER (id)) : NULL;
+  Watch *w = io ? g_hash_table_lookup (io->watches, GUINT_TO_POINTER (id)) : NULL;
 
   if (!w)
     return;
   /* Fails harmlessly (EBADF, ENOENT) if the descriptor is gone already. */
-  epoll_ctl (epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
-  g_hash_table_remove (watches, GUINT_TO_POINTER (id));
+  epoll_ctl (io->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+  g_hash_table_remove (io->watches, GUINT_TO_POINTER (id));
 }

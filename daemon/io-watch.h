@@ -18,5 +18,12 @@
  * G_SOURCE_CONTINUE or G_SOURCE_REMOVE, ids are never reused. Remove a
  * watch before closing its descriptor. */
 
-guint io_watch_add (int fd, GIOCondition condition, GUnixFDSourceFunc func, gpointer user_data);
-void io_watch_remove (guint id);
+typedef struct IoWatcher IoWatcher;
+
+/* One per daemon (d->io); its epoll descriptor is polled by the default
+ * main context. */
+IoWatcher *io_watcher_new (void);
+void io_watcher_free (IoWatcher *io);
+
+guint io_watch_add (IoWatcher *io, int fd, GIOCondition condition, GUnixFDSourceFunc func, gpointer user_data);
+void io_watch_remove (IoWatcher *io, guint id);

@@ -248,7 +248,7 @@ load_initial (Sourced *d)
 {
   g_autoptr (GError) local = NULL;
   g_autoptr (GHashTable) stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) stored_free);
-  Loader l = { d, stored, sourced_now () };
+  Loader l = { d, stored, sourced_now (d) };
   GHashTableIter iter;
   gpointer key, value;
 
@@ -291,7 +291,7 @@ load_reload (Sourced *d)
   g_autoptr (GPtrArray) existing = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);
   GHashTableIter iter;
   gpointer key, value;
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (d);
 
   changes->added = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);
   changes->removed = g_ptr_array_new_with_free_func ((GDestroyNotify) source_unref);

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "commit.h"
 #include "fd-limits.h"
+#include "io-watch.h"
 #include "load.h"
 #include "manager-bus.h"
 #include "source-bus.h"
@@ -236,7 +237,7 @@ main (int argc, char **argv)
       fprintf (stderr, "sourced: --rate-limit must not be negative\n");
       return 2;
     }
-  if (!sourced_clock_init_from_env (&error))
+  if (!clock_init_from_env (&d->clock, &error))
     {
       fprintf (stderr, "sourced: %s\n", error->message);
       return 2;
@@ -250,11 +251,13 @@ main (int argc, char **argv)
   child_nofile = fd_limits_raise ();
   /* Before any worker's descriptor exists: the helper's table stays small,
    * which is what makes spawning from it cheap. */
-  if (!spawner_start (child_nofile, &error))
+  d->spawner = spawner_start (child_nofile, &error);
+  if (!d->spawner)
     {
       g_critical ("%s", error->message);
       return EXIT_FAILURE;
     }
+  d->io = io_watcher_new ();
 
   d->status_sources = G_MAXUINT;
   d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
@@ -340,6 +343,9 @@ main (int argc, char **argv)
     }
   g_message ("Stopped");
   g_clear_pointer (&d->sources, g_tree_unref);
+  /* After the sources: their pumps and workers let go of their watches. */
+  io_watcher_free (d->io);
+  spawner_free (d->spawner);
   sd_bus_flush_close_unref (d->bus);
   store_free (d->store);
   g_main_loop_unref (d->loop);

@@ -423,7 +423,7 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
   g_autoptr (GError) local = NULL;
   const char *id_arg;
   Source *existing, *src;
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (d);
   int r;
 
   r = sd_bus_message_read (m, "s", &id_arg);
@@ -502,7 +502,7 @@ set_gate (sd_bus_message *m, Sourced *d, gboolean paused)
   if ((d->paused_at != 0) != paused)
     {
       commit_track_manager (d);
-      d->paused_at = paused ? sourced_now () : 0;
+      d->paused_at = paused ? sourced_now (d) : 0;
     }
   commit_add (d, m, NULL, NULL, NULL);
   return 1;

@@ -25,6 +25,8 @@
 
 struct Pump {
   Source *src; /* the owner; not a reference */
+  Spawner *spawner; /* the daemon's, for a Target= */
+  IoWatcher *io;    /* the daemon's descriptor watches */
   const PumpCallbacks *cb;
   SourceType type;
   JsonParser *parser;
@@ -77,11 +79,13 @@ static void update_watches (Pump *p);
 static void try_finish (Pump *p);
 
 Pump *
-pump_new (Source *src, const PumpCallbacks *callbacks)
+pump_new (Source *src, const PumpCallbacks *callbacks, Spawner *spawner, IoWatcher *io)
 {
   Pump *p = g_new0 (Pump, 1);
 
   p->src = src;
+  p->spawner = spawner;
+  p->io = io;
   p->cb = callbacks;
   p->parser = json_parser_new_immutable ();
   p->in_fd = -1;
@@ -96,11 +100,11 @@ pump_new (Source *src, const PumpCallbacks *callbacks)
 }
 
 static void
-clear_watch (guint *id)
+clear_watch (Pump *p, guint *id)
 {
   if (*id)
     {
-      io_watch_remove (*id);
+      io_watch_remove (p->io, *id);
       *id = 0;
     }
 }
@@ -118,8 +122,8 @@ close_fd (int *fd)
 static void
 drop_target (Pump *p)
 {
-  clear_watch (&p->target_in_watch);
-  clear_watch (&p->target_out_watch);
+  clear_watch (p, &p->target_in_watch);
+  clear_watch (p, &p->target_out_watch);
   close_fd (&p->target_in);
   close_fd (&p->target_out);
   if (p->target)
@@ -136,7 +140,7 @@ pump_free (Pump *p)
 {
   if (!p)
     return;
-  clear_watch (&p->in_watch);
+  clear_watch (p, &p->in_watch);
   close_fd (&p->in_fd);
   close_fd (&p->sink_fd);
   drop_target (p);
@@ -503,20 +507,20 @@ update_watches (Pump *p)
 
   if (!p->flowing)
     {
-      clear_watch (&p->in_watch);
-      clear_watch (&p->target_in_watch);
+      clear_watch (p, &p->in_watch);
+      clear_watch (p, &p->target_in_watch);
       return;
     }
   if (p->out->len > 0)
     {
-      clear_watch (&p->in_watch);
+      clear_watch (p, &p->in_watch);
       if (to_target && !p->target_in_watch)
-        p->target_in_watch = io_watch_add (p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
+        p->target_in_watch = io_watch_add (p->io, p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
       return;
     }
-  clear_watch (&p->target_in_watch);
+  clear_watch (p, &p->target_in_watch);
   if (p->in_fd >= 0 && !p->in_watch && !p->finishing)
-    p->in_watch = io_watch_add (p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
+    p->in_watch = io_watch_add (p->io, p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
 }
 
 /* After a failure, the file is opened again: whoever made room may have
@@ -647,9 +651,9 @@ on_target_exit (Worker *w, int wait_status, gpointer user_data)
   /* Its last words on stdout may be the final state. */
   if (p->target_out >= 0)
     read_target_output (p);
-  clear_watch (&p->target_out_watch);
+  clear_watch (p, &p->target_out_watch);
   close_fd (&p->target_out);
-  clear_watch (&p->target_in_watch);
+  clear_watch (p, &p->target_in_watch);
   close_fd (&p->target_in);
   p->target = NULL;
 
@@ -667,6 +671,8 @@ static gboolean
 open_target (Pump *p, const char *command_line, GError **error)
 {
   WorkerSpec spec = {
+    .spawner = p->spawner,
+    .io = p->io,
     .source_id = p->src->id,
     .role = "target",
     .command_line = command_line,
@@ -680,7 +686,7 @@ open_target (Pump *p, const char *command_line, GError **error)
   p->target = w;
   p->target_in = worker_steal_stdin_fd (w);
   p->target_out = worker_steal_stdout_fd (w);
-  p->target_out_watch = io_watch_add (p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
+  p->target_out_watch = io_watch_add (p->io, p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
   return TRUE;
 }
 
@@ -774,7 +780,7 @@ pump_open (Pump *p, const PumpSetup *setup, GError **error)
 
   p->type = setup->type;
   p->line_no = 0;
-  clear_watch (&p->in_watch);
+  clear_watch (p, &p->in_watch);
   close_fd (&p->in_fd);
   if (setup->type == SOURCE_TYPE_SINGER && (p->in->len || p->out->len))
     {
@@ -806,7 +812,7 @@ pump_sink_offset (Pump *p)
 void
 pump_attach (Pump *p, int stdout_fd)
 {
-  clear_watch (&p->in_watch);
+  clear_watch (p, &p->in_watch);
   close_fd (&p->in_fd);
   p->in_fd = stdout_fd;
   p->pipe_grown = FALSE;
@@ -825,7 +831,7 @@ try_finish (Pump *p)
   if (p->target)
     {
       /* End of file tells the target to commit and echo its last state. */
-      clear_watch (&p->target_in_watch);
+      clear_watch (p, &p->target_in_watch);
       close_fd (&p->target_in);
       return; /* on_target_exit() comes back here */
     }
@@ -847,7 +853,7 @@ void
 pump_finish (Pump *p, void (*done) (Source *src), Source *src)
 {
   g_assert (src == p->src);
-  clear_watch (&p->in_watch);
+  clear_watch (p, &p->in_watch);
   /* The worker's group is dead: what is in the pipe is all there will be
    * (bounded by the pipe's size). */
   if (p->in_fd >= 0)

@@ -60,7 +60,11 @@ typedef struct {
   guint64 checkpoint_offset;
 } PumpSetup;
 
-Pump *pump_new (Source *src, const PumpCallbacks *callbacks);
+typedef struct Spawner Spawner;
+typedef struct IoWatcher IoWatcher;
+
+/* @spawner and @io: the daemon's spawn helpers and descriptor watches. */
+Pump *pump_new (Source *src, const PumpCallbacks *callbacks, Spawner *spawner, IoWatcher *io);
 void pump_free (Pump *pump);
 
 /* Readies the sink for a new run: opens the file (cutting it back to the

@@ -99,7 +99,7 @@ source_bus_apply_paused_at (Sourced *d, Source *src, guint64 paused_at)
   if (src->control.paused_at == paused_at && (paused_at != 0 || src->control.system_paused_at == 0))
     return; /* nothing changes: no write, no signal */
   commit_track_source (d, src);
-  source_set_paused_at (src, paused_at, sourced_now ());
+  source_set_paused_at (src, paused_at, sourced_now (src->daemon));
   source_refresh (src, d->paused_at != 0);
 }
 
@@ -118,7 +118,7 @@ method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
   AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
   if (src->control.paused_at == 0)
-    source_bus_apply_paused_at (src->daemon, src, sourced_now ());
+    source_bus_apply_paused_at (src->daemon, src, sourced_now (src->daemon));
   commit_add (src->daemon, m, src, NULL, NULL);
   return 1;
 }
@@ -175,7 +175,7 @@ method_start (sd_bus_message *m, void *userdata, sd_bus_error *error)
   Source *src = userdata;
   AUTH_OR_RETURN (src->daemon, m, AUTH_CONTROL, error);
 
-  source_bus_apply_start (src->daemon, src, sourced_now ());
+  source_bus_apply_start (src->daemon, src, sourced_now (src->daemon));
   commit_add (src->daemon, m, src, done_start, NULL);
   return 1;
 }
@@ -190,7 +190,7 @@ method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sourced_error_set_bus (error, SOURCED_ERROR_NOT_STOPPABLE,
                               "Unable to stop source '%s': not in a stoppable state", src->id);
   commit_track_source (src->daemon, src);
-  source_set_started (src, FALSE, sourced_now ());
+  source_set_started (src, FALSE, sourced_now (src->daemon));
   commit_add (src->daemon, m, src, done_stop, NULL);
   return 1;
 }
@@ -226,7 +226,7 @@ method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sd_bus_reply_method_return (m, "t", src->control.last_job_started_at);
 
   commit_track_source (src->daemon, src);
-  source_set_last_job_started_at (src, sourced_now ());
+  source_set_last_job_started_at (src, sourced_now (src->daemon));
   commit_add (src->daemon, m, src, done_run_job, NULL);
   return 1;
 }

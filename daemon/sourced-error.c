@@ -3,7 +3,13 @@
 
 #include <errno.h>
 
-G_DEFINE_QUARK (sourced-error-quark, sourced_error)
+/* Not G_DEFINE_QUARK: its cache is writable file-scope state, and errors
+ * are rare enough for GLib's own quark table to answer each time. */
+GQuark
+sourced_error_quark (void)
+{
+  return g_quark_from_static_string ("sourced-error-quark");
+}
 
 static const struct {
   SourcedError code;

@@ -69,3 +69,15 @@ sourced_control_waiting (Sourced *d)
 {
   return d->observer && d->observer->control_waiting && d->observer->control_waiting (d);
 }
+
+guint64
+sourced_now (Sourced *d)
+{
+  return clock_now (&d->clock);
+}
+
+guint
+sourced_timeout_ms (Sourced *d, guint64 usec)
+{
+  return clock_timeout_ms (&d->clock, usec);
+}

@@ -19,6 +19,8 @@
 typedef struct CommitBatch CommitBatch;
 typedef struct Sourced Sourced;
 typedef struct Auth Auth;
+typedef struct Spawner Spawner;
+typedef struct IoWatcher IoWatcher;
 
 /* Who hears what became durable (commit.c) or what the supervisor changed:
  * the bus layer's bus-signals.c in the daemon, a fake in the unit tests.
@@ -69,8 +71,11 @@ struct Sourced {
   gint64 launch_since; /* monotonic time the queue started filling */
   guint status_sources; /* the N STATUS= last said "Supervising N sources" of; G_MAXUINT: not said */
 
+  Clock clock; /* the wall clock: real, or started and sped up by tests */
   guint failed_writes; /* store transactions that failed (commit.c) */
   Auth *auth;          /* who may change what (auth.c); NULL: everyone */
+  Spawner *spawner;    /* the spawn helpers (spawner.c) */
+  IoWatcher *io;       /* the workers' pipes behind one epoll (io-watch.c) */
 };
 
 
@@ -85,3 +90,8 @@ void sourced_emit_source_removed (Sourced *d, Source *src);
 void sourced_emit_gate_changed (Sourced *d);
 void sourced_emit_count_changed (Sourced *d);
 gboolean sourced_control_waiting (Sourced *d);
+
+/* The daemon's wall clock (clock.h), in µs since the epoch; and the real
+ * milliseconds a timer waits for @usec of it. */
+guint64 sourced_now (Sourced *d);
+guint sourced_timeout_ms (Sourced *d, guint64 usec);

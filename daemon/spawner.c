@@ -2,6 +2,7 @@
 #include "spawner.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -37,17 +38,21 @@ typedef struct {
   gpointer user_data;
 } Watch;
 
-/* sourced's end: set once by spawner_start(). */
 /* One helper a core, up to MAX_HELPERS: each waits for its child's exec
  * (vfork), so two of them exec two workers at once. */
 #define MAX_HELPERS 4
-static int helper_socks[MAX_HELPERS];
-static guint n_helpers;
-static GHashTable *watches;   /* pid -> Watch* */
-static GArray *early_exits;   /* Reply: exits read while waiting for a reply */
-static GArray *early_answers; /* Reply: answers read while waiting for another one */
-static guint32 last_id;
-static guint early_exits_idle;
+
+/* sourced's end of the helpers: one per daemon (d->spawner). */
+struct Spawner {
+  int helper_socks[MAX_HELPERS];
+  guint helper_watches[MAX_HELPERS];
+  guint n_helpers;
+  GHashTable *watches;   /* pid -> Watch* */
+  GArray *early_exits;   /* Reply: exits read while waiting for a reply */
+  GArray *early_answers; /* Reply: answers read while waiting for another one */
+  guint32 last_id;
+  guint early_exits_idle;
+};
 
 /* ---- The helper (a forked child; no GLib from here on) --------------------- */
 
@@ -139,7 +144,7 @@ reap (int sock)
 G_GNUC_NORETURN static void
 helper_main (int sock, pid_t parent, rlim_t nofile)
 {
-  static char buf[REQUEST_MAX];
+  char *buf = malloc (REQUEST_MAX); /* once, for the helper's life */
   sigset_t chld;
   int sfd;
 
@@ -168,7 +173,7 @@ helper_main (int sock, pid_t parent, rlim_t nofile)
     {
       struct pollfd p[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
       char control[CMSG_SPACE (3 * sizeof (int))];
-      struct iovec iov = { buf, sizeof buf - 1 };
+      struct iovec iov = { buf, REQUEST_MAX - 1 };
       struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
                             .msg_controllen = sizeof control };
       struct cmsghdr *cmsg;
@@ -215,59 +220,61 @@ helper_main (int sock, pid_t parent, rlim_t nofile)
 /* ---- sourced's side ------------------------------------------------------- */
 
 static void
-dispatch_exit (const Reply *r)
+dispatch_exit (Spawner *s, const Reply *r)
 {
-  Watch *w = g_hash_table_lookup (watches, GINT_TO_POINTER (r->pid));
+  Watch *w = g_hash_table_lookup (s->watches, GINT_TO_POINTER (r->pid));
   Watch copy;
 
   if (!w)
     return;
   copy = *w;
-  g_hash_table_remove (watches, GINT_TO_POINTER (r->pid));
+  g_hash_table_remove (s->watches, GINT_TO_POINTER (r->pid));
   copy.func (r->pid, r->value, copy.user_data);
 }
 
 static gboolean
 on_early_exits (gpointer user_data)
 {
-  g_autoptr (GArray) exits = g_steal_pointer (&early_exits);
+  Spawner *s = user_data;
+  g_autoptr (GArray) exits = g_steal_pointer (&s->early_exits);
 
-  early_exits_idle = 0;
+  s->early_exits_idle = 0;
   for (guint i = 0; exits && i < exits->len; i++)
-    dispatch_exit (&g_array_index (exits, Reply, i));
+    dispatch_exit (s, &g_array_index (exits, Reply, i));
   return G_SOURCE_REMOVE;
 }
 
 static void
-keep_exit (const Reply *r)
+keep_exit (Spawner *s, const Reply *r)
 {
-  if (!early_exits)
-    early_exits = g_array_new (FALSE, FALSE, sizeof (Reply));
-  g_array_append_val (early_exits, *r);
-  if (!early_exits_idle)
-    early_exits_idle = g_idle_add (on_early_exits, NULL);
+  if (!s->early_exits)
+    s->early_exits = g_array_new (FALSE, FALSE, sizeof (Reply));
+  g_array_append_val (s->early_exits, *r);
+  if (!s->early_exits_idle)
+    s->early_exits_idle = g_idle_add (on_early_exits, s);
 }
 
 static void
-keep_answer (const Reply *r)
+keep_answer (Spawner *s, const Reply *r)
 {
-  if (!early_answers)
-    early_answers = g_array_new (FALSE, FALSE, sizeof (Reply));
-  g_array_append_val (early_answers, *r);
+  if (!s->early_answers)
+    s->early_answers = g_array_new (FALSE, FALSE, sizeof (Reply));
+  g_array_append_val (s->early_answers, *r);
 }
 
 static gboolean
 on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
 {
+  Spawner *s = user_data;
   Reply r;
   ssize_t n;
 
   while ((n = recv (fd, &r, sizeof r, MSG_DONTWAIT)) == sizeof r)
     {
       if (r.type == REPLY_EXITED)
-        dispatch_exit (&r);
+        dispatch_exit (s, &r);
       else
-        keep_answer (&r); /* a spawner_receive() to come takes it */
+        keep_answer (s, &r); /* a spawner_receive() to come takes it */
     }
   if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
     {
@@ -279,7 +286,7 @@ on_helper_readable (gint fd, GIOCondition cond, gpointer user_data)
 }
 
 static gboolean
-start_helper (rlim_t child_nofile, GError **error)
+start_helper (Spawner *s, rlim_t child_nofile, GError **error)
 {
   int sv[2];
   pid_t parent = getpid (), pid;
@@ -304,47 +311,68 @@ start_helper (rlim_t child_nofile, GError **error)
       /* Not the other helpers' ends: a helper sees sourced go away as
        * the end of its own socket. */
       close (sv[0]);
-      for (guint i = 0; i < n_helpers; i++)
-        close (helper_socks[i]);
+      for (guint i = 0; i < s->n_helpers; i++)
+        close (s->helper_socks[i]);
       helper_main (sv[1], parent, child_nofile);
     }
   close (sv[1]);
-  helper_socks[n_helpers++] = sv[0];
-  g_unix_fd_add (sv[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_helper_readable, NULL);
+  s->helper_watches[s->n_helpers] = g_unix_fd_add (sv[0], G_IO_IN | G_IO_HUP | G_IO_ERR, on_helper_readable, s);
+  s->helper_socks[s->n_helpers++] = sv[0];
   return TRUE;
 }
 
-gboolean
+Spawner *
 spawner_start (rlim_t child_nofile, GError **error)
 {
   guint want = CLAMP (g_get_num_processors (), 1, MAX_HELPERS);
+  Spawner *s = g_new0 (Spawner, 1);
 
-  g_return_val_if_fail (n_helpers == 0, FALSE);
-  watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  s->watches = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   for (guint i = 0; i < want; i++)
-    if (!start_helper (child_nofile, error))
-      return FALSE;
-  return TRUE;
+    if (!start_helper (s, child_nofile, error))
+      {
+        spawner_free (s);
+        return NULL;
+      }
+  return s;
+}
+
+void
+spawner_free (Spawner *s)
+{
+  if (!s)
+    return;
+  for (guint i = 0; i < s->n_helpers; i++)
+    {
+      g_source_remove (s->helper_watches[i]);
+      close (s->helper_socks[i]); /* the helper sees the end and exits */
+    }
+  if (s->early_exits_idle)
+    g_source_remove (s->early_exits_idle);
+  g_clear_pointer (&s->early_exits, g_array_unref);
+  g_clear_pointer (&s->early_answers, g_array_unref);
+  g_hash_table_unref (s->watches);
+  g_free (s);
 }
 
 static int
-helper_for (guint32 id)
+helper_for (Spawner *s, guint32 id)
 {
-  return helper_socks[id % n_helpers];
+  return s->helper_socks[id % s->n_helpers];
 }
 
 guint32
-spawner_send (const char *const *argv, const int fds[3], GError **error)
+spawner_send (Spawner *s, const char *const *argv, const int fds[3], GError **error)
 {
   g_autoptr (GString) req = g_string_new (NULL);
-  guint32 id = ++last_id ? last_id : ++last_id; /* never 0 */
+  guint32 id = ++s->last_id ? s->last_id : ++s->last_id; /* never 0 */
   char control[CMSG_SPACE (3 * sizeof (int))] = { 0 };
   struct iovec iov;
   struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
   struct cmsghdr *cmsg = CMSG_FIRSTHDR (&msg);
   ssize_t n;
 
-  g_return_val_if_fail (n_helpers > 0, 0);
+  g_return_val_if_fail (s->n_helpers > 0, 0);
   g_string_append_len (req, (const char *) &id, sizeof id);
   for (guint i = 0; argv[i]; i++)
     g_string_append_len (req, argv[i], (gssize) strlen (argv[i]) + 1);
@@ -360,7 +388,7 @@ spawner_send (const char *const *argv, const int fds[3], GError **error)
   cmsg->cmsg_len = CMSG_LEN (3 * sizeof (int));
   memcpy (CMSG_DATA (cmsg), fds, 3 * sizeof (int));
   do
-    n = sendmsg (helper_for (id), &msg, MSG_NOSIGNAL);
+    n = sendmsg (helper_for (s, id), &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     {
@@ -374,20 +402,20 @@ spawner_send (const char *const *argv, const int fds[3], GError **error)
 
 /* An answer read earlier, while waiting for another one. */
 static gboolean
-take_early_answer (guint32 id, Reply *r)
+take_early_answer (Spawner *s, guint32 id, Reply *r)
 {
-  for (guint i = 0; early_answers && i < early_answers->len; i++)
-    if (g_array_index (early_answers, Reply, i).id == id)
+  for (guint i = 0; s->early_answers && i < s->early_answers->len; i++)
+    if (g_array_index (s->early_answers, Reply, i).id == id)
       {
-        *r = g_array_index (early_answers, Reply, i);
-        g_array_remove_index_fast (early_answers, i);
+        *r = g_array_index (s->early_answers, Reply, i);
+        g_array_remove_index_fast (s->early_answers, i);
         return TRUE;
       }
   return FALSE;
 }
 
 pid_t
-spawner_receive (guint32 id, const char *argv0, GError **error)
+spawner_receive (Spawner *s, guint32 id, const char *argv0, GError **error)
 {
   Reply r;
   ssize_t n;
@@ -396,10 +424,10 @@ spawner_receive (guint32 id, const char *argv0, GError **error)
    * exec); exits that arrive first are kept for the main loop, and so are
    * the answers to other requests (a target spawned in the middle of a
    * batch of workers). */
-  while (!take_early_answer (id, &r))
+  while (!take_early_answer (s, id, &r))
     {
       do
-        n = recv (helper_for (id), &r, sizeof r, 0);
+        n = recv (helper_for (s, id), &r, sizeof r, 0);
       while (n < 0 && errno == EINTR);
       if (n != sizeof r)
         {
@@ -407,11 +435,11 @@ spawner_receive (guint32 id, const char *argv0, GError **error)
           return 0;
         }
       if (r.type == REPLY_EXITED)
-        keep_exit (&r);
+        keep_exit (s, &r);
       else if (r.id == id)
         break;
       else
-        keep_answer (&r);
+        keep_answer (s, &r);
     }
   if (r.type == REPLY_SPAWNED)
     return r.pid;
@@ -425,26 +453,26 @@ spawner_receive (guint32 id, const char *argv0, GError **error)
 }
 
 pid_t
-spawner_spawn (const char *const *argv, const int fds[3], GError **error)
+spawner_spawn (Spawner *s, const char *const *argv, const int fds[3], GError **error)
 {
-  guint32 id = spawner_send (argv, fds, error);
+  guint32 id = spawner_send (s, argv, fds, error);
 
-  return id ? spawner_receive (id, argv[0], error) : 0;
+  return id ? spawner_receive (s, id, argv[0], error) : 0;
 }
 
 void
-spawner_watch (pid_t pid, SpawnerExitFunc func, gpointer user_data)
+spawner_watch (Spawner *s, pid_t pid, SpawnerExitFunc func, gpointer user_data)
 {
   Watch *w = g_new (Watch, 1);
 
   w->func = func;
   w->user_data = user_data;
-  g_hash_table_replace (watches, GINT_TO_POINTER (pid), w);
+  g_hash_table_replace (s->watches, GINT_TO_POINTER (pid), w);
 }
 
 void
-spawner_unwatch (pid_t pid)
+spawner_unwatch (Spawner *s, pid_t pid)
 {
-  if (watches)
-    g_hash_table_remove (watches, GINT_TO_POINTER (pid));
+  if (s && s->watches)
+    g_hash_table_remove (s->watches, GINT_TO_POINTER (pid));
 }

@@ -24,26 +24,31 @@
 
 typedef void (*SpawnerExitFunc) (pid_t pid, int wait_status, gpointer user_data);
 
-/* Forks the helper. Call once, early, from the main thread. @child_nofile:
- * the soft descriptor limit workers start with. */
-gboolean spawner_start (rlim_t child_nofile, GError **error);
+typedef struct Spawner Spawner;
+
+/* Forks the helpers (one per daemon: d->spawner). Call early, from the
+ * main thread, before sourced holds any worker's descriptors.
+ * @child_nofile: the soft descriptor limit workers start with. */
+Spawner *spawner_start (rlim_t child_nofile, GError **error);
+/* Closes the helpers' sockets: they exit, and their workers with them. */
+void spawner_free (Spawner *spawner);
 
 /* Runs @argv (searched in PATH) with @fds as its stdin, stdout and stderr.
  * Returns the pid, or 0 with @error set: the command could not be run
  * (G_SPAWN_ERROR with the exec's errno as code where it failed there), or
  * sourced is out of processes or descriptors (G_SPAWN_ERROR_FORK /
  * G_SPAWN_ERROR_MFILE). */
-pid_t spawner_spawn (const char *const *argv, const int fds[3], GError **error);
+pid_t spawner_spawn (Spawner *spawner, const char *const *argv, const int fds[3], GError **error);
 
 /* The same in two halves, so that several spawns can be in the helper's
  * hands at once (a batch of launches): spawner_send() returns the
  * request's id (0 with @error if it could not be sent), and
  * spawner_receive() waits for that request's answer, in any order. @fds
  * may be closed once spawner_send() returns. */
-guint32 spawner_send (const char *const *argv, const int fds[3], GError **error);
-pid_t spawner_receive (guint32 id, const char *argv0, GError **error);
+guint32 spawner_send (Spawner *spawner, const char *const *argv, const int fds[3], GError **error);
+pid_t spawner_receive (Spawner *spawner, guint32 id, const char *argv0, GError **error);
 
 /* Calls @func from the main loop once @pid has exited. */
-void spawner_watch (pid_t pid, SpawnerExitFunc func, gpointer user_data);
+void spawner_watch (Spawner *spawner, pid_t pid, SpawnerExitFunc func, gpointer user_data);
 /* Forgets the watch of @pid (the exit will not be reported). */
-void spawner_unwatch (pid_t pid);
+void spawner_unwatch (Spawner *spawner, pid_t pid);

@@ -119,7 +119,7 @@ set_worker (Source *src, Worker *w)
 static void
 system_pause (Source *src, const char *why)
 {
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (src->daemon);
 
   commit_track_source (src->daemon, src);
   source_set_system_paused_at (src, now, now);
@@ -152,7 +152,7 @@ on_delivered (Source *src, guint64 records, guint64 bytes)
   if (records > 0)
     {
       src->records_delivered += records;
-      src->last_record_at = sourced_now ();
+      src->last_record_at = sourced_now (src->daemon);
     }
 }
 
@@ -260,7 +260,7 @@ spawn_worker_begin (Source *src, GError **error)
       return NULL;
     }
   if (!src->pump)
-    src->pump = pump_new (src, &pump_callbacks);
+    src->pump = pump_new (src, &pump_callbacks, src->daemon->spawner, src->daemon->io);
   if (!pump_open (src->pump, &setup, error))
     {
       if (sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
@@ -295,6 +295,8 @@ spawn_worker_begin (Source *src, GError **error)
     }
 
   WorkerSpec spec = {
+    .spawner = src->daemon->spawner,
+    .io = src->daemon->io,
     .source_id = src->id,
     .command_line = src->settings->exec,
     .extra_args = state_file ? state_args : NULL,
@@ -351,7 +353,7 @@ wait_for_resources (Source *src, const GError *error)
   source_set_run (src, SOURCE_RUN_STARTING);
   source_set_last_error (src, msg);
   clear_timer (&src->restart_timer);
-  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_clock_timeout_ms (delay * G_USEC_PER_SEC),
+  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_timeout_ms (src->daemon, delay * G_USEC_PER_SEC),
                                            on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
 }
 
@@ -428,7 +430,7 @@ launch_begin (Source *src, GError **error)
 
   if (source_is_scheduled (src))
     {
-      guint64 now = sourced_now ();
+      guint64 now = sourced_now (src->daemon);
       source_set_run (src, SOURCE_RUN_RUNNING);
       arm_schedule (src, now);
       /* Started while paused with a job due at once: skipped now, so that
@@ -523,11 +525,15 @@ enqueue_launch (Sourced *d, Source *src)
     return;
   src->queued = TRUE;
   g_queue_push_tail (&d->launch_queue, source_ref (src));
-  /* Below the bus (default priority): a call waiting is answered first. */
+  /* Below the bus (DEFAULT - 10): a call waiting is answered first. At
+   * the workers' pipes' priority, not below it: the loop takes turns among
+   * sources of one priority, but never reaches a lower one while a higher
+   * one is ready, and workers writing at full speed are always ready (at
+   * idle priority, the rest of a launch waited for the flood to stop). */
   if (!d->launch_idle)
     {
       d->launch_since = g_get_monotonic_time ();
-      d->launch_idle = g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, on_launch_idle, d, NULL);
+      d->launch_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_launch_idle, d, NULL);
     }
 }
 
@@ -651,7 +657,7 @@ gboolean
 supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (src->daemon);
 
   if (src->job_running)
     {
@@ -752,7 +758,7 @@ static gboolean
 on_schedule_timeout (gpointer user_data)
 {
   Source *src = user_data;
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (src->daemon);
 
   src->schedule_timer = 0;
   if (src->run != SOURCE_RUN_RUNNING)
@@ -779,7 +785,7 @@ on_schedule_timeout (gpointer user_data)
 static void
 arm_schedule (Source *src, guint64 after)
 {
-  guint64 now = sourced_now ();
+  guint64 now = sourced_now (src->daemon);
   guint64 delay_ms;
 
   clear_timer (&src->schedule_timer);
@@ -787,7 +793,7 @@ arm_schedule (Source *src, guint64 after)
     source_set_next_run_at (src, next_slot (src, after));
   if (src->next_run_at == 0)
     return;
-  delay_ms = sourced_clock_timeout_ms (src->next_run_at > now ? src->next_run_at - now : 0);
+  delay_ms = sourced_timeout_ms (src->daemon, src->next_run_at > now ? src->next_run_at - now : 0);
   /* Wake at least hourly so that a wall-clock step is noticed. */
   delay_ms = MIN (delay_ms, 3600 * 1000);
   src->schedule_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) delay_ms, on_schedule_timeout,
@@ -832,7 +838,7 @@ handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran
       g_message ("%s: worker %s; restarting in %" G_GUINT64_FORMAT " s", src->id, msg, delay);
       source_set_last_error (src, msg);
     }
-  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_clock_timeout_ms (delay * G_USEC_PER_SEC),
+  src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_timeout_ms (src->daemon, delay * G_USEC_PER_SEC),
                                            on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
 }
 
@@ -904,7 +910,7 @@ on_run_finished (Source *src)
           source_set_last_error (src, msg);
         }
       if (src->run == SOURCE_RUN_RUNNING)
-        arm_schedule (src, sourced_now ());
+        arm_schedule (src, sourced_now (src->daemon));
       changed (src);
       update_flow (src);
       return;

@@ -16,6 +16,8 @@
 #define STDERR_LINE_MAX 1024
 
 struct Worker {
+  Spawner *spawner;
+  IoWatcher *io;
   char *source_id;
   char *log_tag; /* "<id>" or "<id> (target)" */
   int stdin_fd;
@@ -99,7 +101,7 @@ drain_stderr (Worker *w)
   if (w->stderr_partial->len)
     log_stderr_line (w, w->stderr_partial->str);
   g_string_truncate (w->stderr_partial, 0);
-  io_watch_remove (w->stderr_watch);
+  io_watch_remove (w->io, w->stderr_watch);
   w->stderr_watch = 0;
 }
 
@@ -203,7 +205,7 @@ worker_spawn_begin (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer use
    * unprivileged sourced user would otherwise use up. */
   (void) fcntl (ours[2], F_SETPIPE_SZ, 4096);
 
-  request = spawner_send ((const char *const *) argv, theirs, &local);
+  request = spawner_send (spec->spawner, (const char *const *) argv, theirs, &local);
   close_all (theirs, 3);
   if (!request)
     {
@@ -215,6 +217,8 @@ worker_spawn_begin (const WorkerSpec *spec, WorkerExitFunc on_exit, gpointer use
   w = g_new0 (Worker, 1);
   w->argv0 = g_strdup (argv[0]);
   w->request = request;
+  w->spawner = spec->spawner;
+  w->io = spec->io;
   w->source_id = g_strdup (spec->source_id);
   w->log_tag = spec->role ? g_strdup_printf ("%s (%s)", spec->source_id, spec->role) : g_strdup (spec->source_id);
   w->on_exit = on_exit;
@@ -232,16 +236,16 @@ worker_spawn_finish (Worker *w, GError **error)
 {
   g_autoptr (GError) local = NULL;
 
-  w->pid = spawner_receive (w->request, w->argv0, &local);
+  w->pid = spawner_receive (w->spawner, w->request, w->argv0, &local);
   if (w->pid == 0)
     {
       set_spawn_error (error, w->argv0, local);
       return FALSE;
     }
   w->started = g_get_monotonic_time ();
-  w->stderr_watch = io_watch_add (w->stderr_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
+  w->stderr_watch = io_watch_add (w->io, w->stderr_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stderr, w);
   w->watching = TRUE;
-  spawner_watch (w->pid, on_child_exit, w);
+  spawner_watch (w->spawner, w->pid, on_child_exit, w);
   return TRUE;
 }
 
@@ -314,7 +318,7 @@ worker_free (Worker *w)
     return;
   g_assert (!w->watching);
   if (w->stderr_watch)
-    io_watch_remove (w->stderr_watch);
+    io_watch_remove (w->io, w->stderr_watch);
   if (w->stderr_fd >= 0)
     close (w->stderr_fd);
   if (w->stdin_fd >= 0)

@@ -15,7 +15,12 @@ typedef struct Worker Worker;
 /* @wait_status is as from waitpid(). */
 typedef void (*WorkerExitFunc) (Worker *worker, int wait_status, gpointer user_data);
 
+typedef struct Spawner Spawner;
+typedef struct IoWatcher IoWatcher;
+
 typedef struct {
+  Spawner *spawner;               /* the daemon's spawn helpers */
+  IoWatcher *io;                  /* the daemon's descriptor watches (stderr) */
   const char *source_id;
   const char *role;               /* "target" for a Target=, NULL for the worker */
   const char *command_line;       /* as in Exec=, parsed like a shell would */

@@ -556,6 +556,34 @@ test_control_first_under_load (void)
   sd_bus_flush_close_unref (bus);
 }
 
+/* Workers that write at full speed keep their pipes always ready; the
+ * sources still queued to launch must get their turn anyway (they waited
+ * behind the flood for as long as it lasted when the launch queue ran at
+ * idle priority). harness_start() returns once STATUS= says every source
+ * was launched. */
+static void
+test_launch_under_flood (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("flood%u", i);
+      harness_write_definition (h, id, "[Source]\nExec=yes\nSink=/dev/null\n");
+    }
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("quiet%03u", i);
+      harness_write_definition (h, id, "[Source]\nExec=sleep 100000\n");
+    }
+  harness_start (h, NULL);
+  g_autofree char *first = harness_get_s (h, "quiet000", "Status");
+  g_autofree char *last = harness_get_s (h, "quiet299", "Status");
+  g_assert_cmpstr (first, ==, "active");
+  g_assert_cmpstr (last, ==, "active");
+  g_assert_cmpuint (harness_get_t (h, "flood0", "BytesDelivered"), >, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -565,5 +593,6 @@ main (int argc, char **argv)
   g_test_add_func ("/stress/racing-calls-all-answered", test_racing_calls_all_answered);
   g_test_add_func ("/stress/descriptor-shortage-pauses-nothing", test_descriptor_shortage_pauses_nothing);
   g_test_add_func ("/stress/control-first-under-load", test_control_first_under_load);
+  g_test_add_func ("/stress/launch-under-flood", test_launch_under_flood);
   return g_test_run ();
 }

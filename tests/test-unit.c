@@ -366,17 +366,20 @@ test_frequency_month_end (void)
 static void
 test_clock (void)
 {
-  sourced_clock_set (utc (2026, 1, 31, 23, 59), 60.0);
-  guint64 a = sourced_now ();
+  Clock clock = { 0 };
+
+  g_assert_cmpuint (clock_timeout_ms (&clock, 2 * G_USEC_PER_SEC), ==, 2000); /* a zeroed Clock is real time */
+  clock_set (&clock, utc (2026, 1, 31, 23, 59), 60.0);
+  guint64 a = clock_now (&clock);
   g_assert_cmpuint (a, >=, utc (2026, 1, 31, 23, 59));
   g_assert_cmpuint (a, <, utc (2026, 2, 1, 0, 0));
   /* A minute of this clock is a second of real time. */
-  g_assert_cmpuint (sourced_clock_timeout_ms (60 * G_USEC_PER_SEC), ==, 1000);
-  g_assert_cmpuint (sourced_clock_timeout_ms (1), ==, 1); /* rounded up, never early */
+  g_assert_cmpuint (clock_timeout_ms (&clock, 60 * G_USEC_PER_SEC), ==, 1000);
+  g_assert_cmpuint (clock_timeout_ms (&clock, 1), ==, 1); /* rounded up, never early */
   g_usleep (50 * 1000);
-  g_assert_cmpuint (sourced_now () - a, >=, 3 * G_USEC_PER_SEC); /* 50 ms × 60 */
-  sourced_clock_set (utc (2026, 1, 1, 0, 0), 1.0);
-  g_assert_cmpuint (sourced_clock_timeout_ms (2 * G_USEC_PER_SEC), ==, 2000);
+  g_assert_cmpuint (clock_now (&clock) - a, >=, 3 * G_USEC_PER_SEC); /* 50 ms × 60 */
+  clock_set (&clock, utc (2026, 1, 1, 0, 0), 1.0);
+  g_assert_cmpuint (clock_timeout_ms (&clock, 2 * G_USEC_PER_SEC), ==, 2000);
 }
 
 /* ---- Singer messages ------------------------------------------------------ */
