@@ -23,6 +23,31 @@
  * of each busy source. */
 #define WAKEUP_BUDGET_USEC 500
 
+typedef enum {
+  SINK_FILE,   /* a JSON-lines file (Sink=, or the default one) */
+  SINK_TARGET, /* a Target= command's stdin */
+} SinkKind;
+
+/* A JSON-lines file, cut back to the last checkpoint when a Singer run
+ * starts; a STATE is a checkpoint once what came before it is on disk. */
+typedef struct {
+  int fd;
+  char *path;
+  char *state_dir;
+  guint64 offset;
+} FileSink;
+
+/* A Target= command: records go to its stdin, and what it echoes on its
+ * stdout (the STATEs it has stored) becomes the bookmark. */
+typedef struct {
+  Worker *worker;
+  int in;
+  guint in_watch;
+  int out;
+  guint out_watch;
+  GString *line; /* an echoed line, not yet complete */
+} TargetSink;
+
 struct Pump {
   Source *src; /* the owner; not a reference */
   Spawner *spawner; /* the daemon's, for a Target= */
@@ -47,11 +72,9 @@ struct Pump {
    * run), so that a checkpoint knows its count without rescanning out. */
   guint64 out_records;
 
-  /* File sink. */
-  int sink_fd;
-  char *sink_path;
-  char *state_dir;
-  guint64 sink_offset;
+  /* Where the records go: one of two small sinks, said by kind. */
+  SinkKind kind;
+  FileSink file;
 
   /* A STATE waiting for the bytes before it to be written. */
   gboolean ckpt_pending;
@@ -60,13 +83,7 @@ struct Pump {
   guint64 ckpt_records;
   guint64 ckpt_bytes;
 
-  /* Target sink. */
-  Worker *target;
-  int target_in;
-  guint target_in_watch;
-  int target_out;
-  guint target_out_watch;
-  GString *target_line;
+  TargetSink target;
 
   gboolean flowing;
   gboolean sink_failed; /* reported; retried when flowing is set again */
@@ -92,10 +109,10 @@ pump_new (Source *src, const PumpCallbacks *callbacks, Spawner *spawner, IoWatch
   p->in = g_byte_array_new ();
   p->out = g_byte_array_new ();
   p->out_other_ends = g_array_new (FALSE, FALSE, sizeof (gsize));
-  p->sink_fd = -1;
-  p->target_in = -1;
-  p->target_out = -1;
-  p->target_line = g_string_new (NULL);
+  p->file.fd = -1;
+  p->target.in = -1;
+  p->target.out = -1;
+  p->target.line = g_string_new (NULL);
   return p;
 }
 
@@ -122,16 +139,16 @@ close_fd (int *fd)
 static void
 drop_target (Pump *p)
 {
-  clear_watch (p, &p->target_in_watch);
-  clear_watch (p, &p->target_out_watch);
-  close_fd (&p->target_in);
-  close_fd (&p->target_out);
-  if (p->target)
+  clear_watch (p, &p->target.in_watch);
+  clear_watch (p, &p->target.out_watch);
+  close_fd (&p->target.in);
+  close_fd (&p->target.out);
+  if (p->target.worker)
     {
       /* Still running (only when the source goes away): it dies alone. */
-      worker_kill (p->target, SIGKILL);
-      worker_detach (p->target);
-      p->target = NULL;
+      worker_kill (p->target.worker, SIGKILL);
+      worker_detach (p->target.worker);
+      p->target.worker = NULL;
     }
 }
 
@@ -142,14 +159,14 @@ pump_free (Pump *p)
     return;
   clear_watch (p, &p->in_watch);
   close_fd (&p->in_fd);
-  close_fd (&p->sink_fd);
+  close_fd (&p->file.fd);
   drop_target (p);
   g_byte_array_unref (p->in);
   g_byte_array_unref (p->out);
   g_array_unref (p->out_other_ends);
-  g_string_free (p->target_line, TRUE);
-  g_free (p->sink_path);
-  g_free (p->state_dir);
+  g_string_free (p->target.line, TRUE);
+  g_free (p->file.path);
+  g_free (p->file.state_dir);
   g_free (p->ckpt_state);
   g_object_unref (p->parser);
   g_free (p);
@@ -207,7 +224,7 @@ report_sink_failure (Pump *p, const char *what, int err)
 {
   g_autofree char *msg = g_strdup_printf ("Cannot %s sink %s: %s; %" G_GSIZE_FORMAT
                                           " bytes are held until the source is unpaused",
-                                          what, p->sink_path, g_strerror (err), (gsize) p->out->len);
+                                          what, p->file.path, g_strerror (err), (gsize) p->out->len);
   p->sink_failed = TRUE;
   p->cb->sink_failed (p->src, msg);
 }
@@ -217,7 +234,7 @@ write_file (Pump *p)
 {
   while (p->out->len > 0)
     {
-      ssize_t n = write (p->sink_fd, p->out->data, MIN (p->out->len, (gsize) 1 << 30));
+      ssize_t n = write (p->file.fd, p->out->data, MIN (p->out->len, (gsize) 1 << 30));
       if (n < 0 && errno == EINTR)
         continue;
       if (n <= 0)
@@ -225,19 +242,19 @@ write_file (Pump *p)
           report_sink_failure (p, "write", n < 0 ? errno : ENOSPC);
           return FALSE;
         }
-      p->sink_offset += (guint64) n;
+      p->file.offset += (guint64) n;
       consume_out (p, (gsize) n);
     }
-  if (p->ckpt_pending && p->sink_offset >= p->ckpt_offset)
+  if (p->ckpt_pending && p->file.offset >= p->ckpt_offset)
     {
       /* The checkpoint promises these bytes: they go to disk first. */
-      if (fdatasync (p->sink_fd) < 0)
+      if (fdatasync (p->file.fd) < 0)
         {
           report_sink_failure (p, "sync", errno);
           return FALSE;
         }
       p->ckpt_pending = FALSE;
-      p->cb->checkpoint (p->src, p->sink_path, p->ckpt_offset, p->ckpt_state, p->ckpt_records, p->ckpt_bytes);
+      p->cb->checkpoint (p->src, p->file.path, p->ckpt_offset, p->ckpt_state, p->ckpt_records, p->ckpt_bytes);
     }
   return TRUE;
 }
@@ -251,9 +268,9 @@ write_target (Pump *p)
     {
       ssize_t n;
 
-      if (p->target_in < 0)
+      if (p->target.in < 0)
         return FALSE; /* the target is gone; held for the next one */
-      n = write (p->target_in, p->out->data, p->out->len);
+      n = write (p->target.in, p->out->data, p->out->len);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && errno == EAGAIN)
@@ -261,7 +278,7 @@ write_target (Pump *p)
       if (n < 0)
         {
           g_autofree char *msg = g_strdup_printf ("Cannot write to the target: %s", g_strerror (errno));
-          close_fd (&p->target_in);
+          close_fd (&p->target.in);
           p->cb->broken (p->src, msg);
           return FALSE;
         }
@@ -278,9 +295,9 @@ deliver (Pump *p)
     return p->out->len == 0;
   if (p->out->len == 0 && !p->ckpt_pending)
     return TRUE;
-  if (p->target || p->target_in >= 0)
+  if (p->kind == SINK_TARGET)
     return write_target (p);
-  if (p->sink_fd < 0)
+  if (p->file.fd < 0)
     return FALSE;
   return write_file (p);
 }
@@ -323,14 +340,14 @@ cut_singer_line (Pump *p, const guint8 *line, gsize len)
       append_line (p, line, len, TRUE);
       break;
     case SINGER_MESSAGE_STATE:
-      if (p->target_in >= 0 || p->target)
+      if (p->kind == SINK_TARGET)
         {
           /* The target echoes it once it has stored what came before. */
           append_line (p, line, len, FALSE);
           break;
         }
       p->ckpt_pending = TRUE;
-      p->ckpt_offset = p->sink_offset + p->out->len;
+      p->ckpt_offset = p->file.offset + p->out->len;
       p->ckpt_bytes = p->src->bytes_delivered + p->out->len;
       p->ckpt_records = p->src->records_delivered + p->out_records;
       g_free (p->ckpt_state);
@@ -491,7 +508,7 @@ on_target_writable (gint fd, GIOCondition cond, gpointer user_data)
 {
   Pump *p = user_data;
 
-  p->target_in_watch = 0;
+  p->target.in_watch = 0;
   if (deliver (p))
     try_finish (p);
   update_watches (p);
@@ -503,22 +520,22 @@ on_target_writable (gint fd, GIOCondition cond, gpointer user_data)
 static void
 update_watches (Pump *p)
 {
-  gboolean to_target = p->target_in >= 0;
+  gboolean to_target = p->target.in >= 0;
 
   if (!p->flowing)
     {
       clear_watch (p, &p->in_watch);
-      clear_watch (p, &p->target_in_watch);
+      clear_watch (p, &p->target.in_watch);
       return;
     }
   if (p->out->len > 0)
     {
       clear_watch (p, &p->in_watch);
-      if (to_target && !p->target_in_watch)
-        p->target_in_watch = io_watch_add (p->io, p->target_in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
+      if (to_target && !p->target.in_watch)
+        p->target.in_watch = io_watch_add (p->io, p->target.in, G_IO_OUT | G_IO_ERR | G_IO_HUP, on_target_writable, p);
       return;
     }
-  clear_watch (p, &p->target_in_watch);
+  clear_watch (p, &p->target.in_watch);
   if (p->in_fd >= 0 && !p->in_watch && !p->finishing)
     p->in_watch = io_watch_add (p->io, p->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, p);
 }
@@ -532,19 +549,19 @@ reopen_file (Pump *p)
   struct stat st;
   int fd;
 
-  if (!sink_path_check (p->sink_path, p->state_dir, &error))
+  if (!sink_path_check (p->file.path, p->file.state_dir, &error))
     {
       p->sink_failed = TRUE;
       p->cb->sink_failed (p->src, error->message);
       return FALSE;
     }
-  fd = open (p->sink_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+  fd = open (p->file.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
   if (fd < 0)
     {
       report_sink_failure (p, "open", errno);
       return FALSE;
     }
-  if (!sink_fd_check (fd, p->sink_path, &error))
+  if (!sink_fd_check (fd, p->file.path, &error))
     {
       close (fd);
       p->sink_failed = TRUE;
@@ -552,10 +569,10 @@ reopen_file (Pump *p)
       return FALSE;
     }
   g_unix_set_fd_nonblocking (fd, FALSE, NULL);
-  close_fd (&p->sink_fd);
-  p->sink_fd = fd;
+  close_fd (&p->file.fd);
+  p->file.fd = fd;
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
-    p->sink_offset = (guint64) st.st_size;
+    p->file.offset = (guint64) st.st_size;
   return TRUE;
 }
 
@@ -567,7 +584,7 @@ pump_set_flowing (Pump *p, gboolean flowing)
   p->flowing = flowing;
   if (flowing)
     {
-      if (p->sink_failed && p->sink_path && !reopen_file (p))
+      if (p->sink_failed && p->file.path && !reopen_file (p))
         {
           update_watches (p);
           return;
@@ -605,7 +622,7 @@ read_target_output (Pump *p)
   char buf[8192];
   ssize_t n;
 
-  while ((n = read (p->target_out, buf, sizeof buf)) != 0)
+  while ((n = read (p->target.out, buf, sizeof buf)) != 0)
     {
       if (n < 0)
         {
@@ -617,16 +634,16 @@ read_target_output (Pump *p)
         {
           if (buf[i] != '\n')
             {
-              if (p->target_line->len < PUMP_LINE_MAX)
-                g_string_append_c (p->target_line, buf[i]);
+              if (p->target.line->len < PUMP_LINE_MAX)
+                g_string_append_c (p->target.line, buf[i]);
               continue;
             }
-          target_line (p, p->target_line->str, p->target_line->len);
-          g_string_truncate (p->target_line, 0);
+          target_line (p, p->target.line->str, p->target.line->len);
+          g_string_truncate (p->target.line, 0);
         }
     }
-  target_line (p, p->target_line->str, p->target_line->len);
-  g_string_truncate (p->target_line, 0);
+  target_line (p, p->target.line->str, p->target.line->len);
+  g_string_truncate (p->target.line, 0);
   return FALSE;
 }
 
@@ -637,7 +654,7 @@ on_target_output (gint fd, GIOCondition cond, gpointer user_data)
 
   if (read_target_output (p))
     return G_SOURCE_CONTINUE;
-  p->target_out_watch = 0;
+  p->target.out_watch = 0;
   return G_SOURCE_REMOVE;
 }
 
@@ -649,13 +666,13 @@ on_target_exit (Worker *w, int wait_status, gpointer user_data)
   const char *last = worker_last_stderr_line (w);
 
   /* Its last words on stdout may be the final state. */
-  if (p->target_out >= 0)
+  if (p->target.out >= 0)
     read_target_output (p);
-  clear_watch (p, &p->target_out_watch);
-  close_fd (&p->target_out);
-  clear_watch (p, &p->target_in_watch);
-  close_fd (&p->target_in);
-  p->target = NULL;
+  clear_watch (p, &p->target.out_watch);
+  close_fd (&p->target.out);
+  clear_watch (p, &p->target.in_watch);
+  close_fd (&p->target.in);
+  p->target.worker = NULL;
 
   g_autofree char *msg = g_strdup_printf ("The target %s%s%s", how, last[0] ? ": " : "", last);
   gboolean failed = !p->finishing || worker_exit_code (wait_status) != 0;
@@ -683,18 +700,18 @@ open_target (Pump *p, const char *command_line, GError **error)
 
   if (!w)
     return FALSE;
-  p->target = w;
-  p->target_in = worker_steal_stdin_fd (w);
-  p->target_out = worker_steal_stdout_fd (w);
-  p->target_out_watch = io_watch_add (p->io, p->target_out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
+  p->target.worker = w;
+  p->target.in = worker_steal_stdin_fd (w);
+  p->target.out = worker_steal_stdout_fd (w);
+  p->target.out_watch = io_watch_add (p->io, p->target.out, G_IO_IN | G_IO_HUP | G_IO_ERR, on_target_output, p);
   return TRUE;
 }
 
 void
 pump_kill_target (Pump *p, int sig)
 {
-  if (p->target)
-    worker_kill (p->target, sig);
+  if (p->target.worker)
+    worker_kill (p->target.worker, sig);
 }
 
 /* ---- Runs -------------------------------------------------------------- */
@@ -708,11 +725,11 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
 
   /* Opened afresh for every run: the file may have been rotated or
    * replaced since the last one. */
-  close_fd (&p->sink_fd);
-  g_free (p->sink_path);
-  p->sink_path = g_strdup (setup->sink_path);
-  g_free (p->state_dir);
-  p->state_dir = g_strdup (setup->state_dir);
+  close_fd (&p->file.fd);
+  g_free (p->file.path);
+  p->file.path = g_strdup (setup->sink_path);
+  g_free (p->file.state_dir);
+  p->file.state_dir = g_strdup (setup->state_dir);
   if (g_mkdir_with_parents (dir, 0750) < 0 && errno != EEXIST)
     {
       int err = errno;
@@ -741,21 +758,21 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
     }
   /* Blocking writes: a FIFO whose reader is slow holds the worker back. */
   g_unix_set_fd_nonblocking (fd, FALSE, NULL);
-  p->sink_fd = fd;
+  p->file.fd = fd;
   if (fstat (fd, &st) < 0)
     st.st_size = 0;
-  p->sink_offset = S_ISREG (st.st_mode) ? (guint64) st.st_size : 0;
+  p->file.offset = S_ISREG (st.st_mode) ? (guint64) st.st_size : 0;
 
   if (setup->type == SOURCE_TYPE_SINGER && S_ISREG (st.st_mode) &&
       g_strcmp0 (setup->checkpoint_path, setup->sink_path) == 0)
     {
-      if (p->sink_offset > setup->checkpoint_offset)
+      if (p->file.offset > setup->checkpoint_offset)
         {
           /* Written after the last checkpoint: the tap, resuming from that
            * bookmark, sends these records again. */
           g_message ("%s: cutting sink %s back from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT
                      " bytes, its last checkpoint",
-                     p->src->id, setup->sink_path, p->sink_offset, setup->checkpoint_offset);
+                     p->src->id, setup->sink_path, p->file.offset, setup->checkpoint_offset);
           if (ftruncate (fd, (off_t) setup->checkpoint_offset) < 0 || fdatasync (fd) < 0)
             {
               int err = errno;
@@ -763,12 +780,12 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
                            setup->sink_path, g_strerror (err));
               return FALSE;
             }
-          p->sink_offset = setup->checkpoint_offset;
+          p->file.offset = setup->checkpoint_offset;
         }
-      else if (p->sink_offset < setup->checkpoint_offset)
+      else if (p->file.offset < setup->checkpoint_offset)
         g_warning ("%s: sink %s is shorter (%" G_GUINT64_FORMAT " bytes) than its last checkpoint (%" G_GUINT64_FORMAT
                    "); was it truncated or rotated? Appending at its end",
-                   p->src->id, setup->sink_path, p->sink_offset, setup->checkpoint_offset);
+                   p->src->id, setup->sink_path, p->file.offset, setup->checkpoint_offset);
     }
   return TRUE;
 }
@@ -796,17 +813,19 @@ pump_open (Pump *p, const PumpSetup *setup, GError **error)
   drop_target (p);
   if (setup->target)
     {
-      close_fd (&p->sink_fd);
-      g_clear_pointer (&p->sink_path, g_free);
+      p->kind = SINK_TARGET;
+      close_fd (&p->file.fd);
+      g_clear_pointer (&p->file.path, g_free);
       return open_target (p, setup->target, error);
     }
+  p->kind = SINK_FILE;
   return open_file (p, setup, error);
 }
 
 guint64
 pump_sink_offset (Pump *p)
 {
-  return p->sink_offset;
+  return p->file.offset;
 }
 
 void
@@ -826,13 +845,13 @@ try_finish (Pump *p)
 
   if (!p->finishing)
     return;
-  if (p->flowing && p->out->len > 0 && p->target_in >= 0)
+  if (p->flowing && p->out->len > 0 && p->target.in >= 0)
     return; /* the target is still taking what is left */
-  if (p->target)
+  if (p->target.worker)
     {
       /* End of file tells the target to commit and echo its last state. */
-      clear_watch (p, &p->target_in_watch);
-      close_fd (&p->target_in);
+      clear_watch (p, &p->target.in_watch);
+      close_fd (&p->target.in);
       return; /* on_target_exit() comes back here */
     }
   done = p->done;
