@@ -68,7 +68,13 @@ class Page:
         if not shutil.which("cockpit-bridge"):
             raise AssertionError("cockpit-bridge is not installed (Debian package cockpit-bridge)")
         self.port = free_port()
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bed.address, XDG_DATA_HOME=data)
+        # cockpit-bridge starts a session bus of its own when it finds none,
+        # and that one outlives the test: give it the test's.
+        self.session_bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                                            stdout=subprocess.PIPE, text=True)
+        session_address = self.session_bus.stdout.readline().strip()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=bed.address, DBUS_SESSION_BUS_ADDRESS=session_address,
+                   XDG_DATA_HOME=data)
         self.ws_log = open(os.path.join(bed.dir, "cockpit-ws.log"), "w")
         # A fresh cockpit-ws per run: its one local session ends 15 s
         # after the last page closes.
@@ -99,6 +105,8 @@ class Page:
         self.b.close()
         self.ws.terminate()
         self.ws.wait(timeout=10)
+        self.session_bus.terminate()
+        self.session_bus.wait(timeout=10)
 
 
 def no_js_errors(page):
