@@ -1,11 +1,14 @@
 #!/bin/bash
 # The one test command (README, .ci/run): installs what is missing, then
-#   1. builds and runs every suite (unit, integration, data, cli, auth,
-#      sourced under valgrind's memcheck, and host: the installed build on a
-#      booted Debian 12 under systemd-nspawn, tests/host),
+#   1. builds and runs every suite (unit, integration, bulk, data, cli,
+#      auth, stress, sourced under valgrind's memcheck; host: the installed
+#      build on a booted Debian 12 under systemd-nspawn, tests/host;
+#      browser: the Cockpit page in headless Chromium, tests/browser;
+#      desktop: the GNOME Shell extension in a headless gnome-shell,
+#      tests/desktop),
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
-#      runs the same suites (valgrind aside) — a sanitizer report in
-#      sourced's log fails the test that caused it,
+#      runs the same suites (valgrind, host, browser and desktop aside) — a
+#      sanitizer report in sourced's log fails the test that caused it,
 #   3. builds the libFuzzer targets with clang and runs each for
 #      SOURCED_FUZZ_SECONDS (default 20) seconds,
 # and ends with "N passed, N failed" over all of it.
