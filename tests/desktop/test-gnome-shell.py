@@ -8,6 +8,7 @@ Screenshots go to <build>/tests/artifacts/gnome-shell/.
 
 Usage: test-gnome-shell.py BUILD_DIR (as root; meson test --suite desktop)."""
 
+import ast
 import json
 import os
 import pwd
@@ -118,7 +119,7 @@ class Shell:
         text = out[out.index(",") + 1:].strip().rstrip(")").strip()
         # gdbus prints a GVariant string ('…', with escapes) holding the
         # result as JSON (the shell stringifies it).
-        value = eval(text)  # a Python literal of the same form
+        value = ast.literal_eval(text)  # a Python string literal of the same form
         if not ok:
             raise AssertionError("Eval threw: " + value)
         return json.loads(value) if value not in ("", "undefined") else None
