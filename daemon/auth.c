@@ -186,7 +186,7 @@ decide (Query *q, Verdict verdict, const char *reason)
   if (r < 0)
     {
       g_warning ("Cannot requeue a call after its authorization: %s", g_strerror (-r));
-      sd_bus_reply_method_errorf (q->call, SD_BUS_ERROR_FAILED, "Internal error while authorizing the call");
+      sourced_error_reply_code (q->call, SOURCED_ERROR_FAILED, "Internal error while authorizing the call");
       g_hash_table_remove (q->auth->queries, q->call);
     }
 }
@@ -237,7 +237,7 @@ on_polkit_reply (sd_bus_message *reply, void *userdata, sd_bus_error *ret_error)
 static int
 denied_error (sd_bus_error *error, sd_bus_message *m, const char *reason)
 {
-  return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Access denied to %s.%s: %s",
+  return sourced_error_set_bus (error, SOURCED_ERROR_ACCESS_DENIED, "Access denied to %s.%s: %s",
                             sd_bus_message_get_interface (m) ? sd_bus_message_get_interface (m) : "",
                             sd_bus_message_get_member (m), reason);
 }
@@ -307,7 +307,7 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
     }
 
   if (!sender)
-    return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: no sender");
+    return sourced_error_set_bus (error, SOURCED_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: no sender");
   caller = caller_lookup (a, sender);
   if (!caller)
     {
@@ -319,7 +319,7 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
       if (r < 0)
         {
           query_free (q);
-          return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: %s",
+          return sourced_error_set_bus (error, SOURCED_ERROR_ACCESS_DENIED, "Cannot tell who the caller is: %s",
                                     g_strerror (-r));
         }
       g_hash_table_insert (a->queries, m, q);
@@ -330,7 +330,7 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
   if (caller->uid == 0 || caller->uid == getuid ())
     return 1;
   if (!rate_allows (a, caller))
-    return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+    return sourced_error_set_bus (error, SOURCED_ERROR_LIMITS_EXCEEDED,
                               "Too many changing calls from %s: at most %.0f a second (bursts of %.0f)", sender,
                               a->config.rate, a->config.burst);
 
@@ -346,7 +346,7 @@ auth_check (Sourced *d, sd_bus_message *m, AuthAction action, sd_bus_error *erro
   if (r < 0)
     {
       query_free (q);
-      return sd_bus_error_setf (error, SD_BUS_ERROR_ACCESS_DENIED, "Cannot ask polkit: %s", g_strerror (-r));
+      return sourced_error_set_bus (error, SOURCED_ERROR_ACCESS_DENIED, "Cannot ask polkit: %s", g_strerror (-r));
     }
   g_hash_table_insert (a->queries, m, q);
   return 0;

@@ -80,7 +80,7 @@ reply_rows (Bulk *b)
   if (r >= 0)
     r = sd_bus_send (NULL, reply, NULL);
   if (r < 0)
-    sd_bus_reply_method_errorf (b->call, SD_BUS_ERROR_FAILED, "Cannot send the reply: %s", g_strerror (-r));
+    sourced_error_reply_code (b->call, SOURCED_ERROR_FAILED, "Cannot send the reply: %s", g_strerror (-r));
 }
 
 /* ---- Matching ----------------------------------------------------------------- */

@@ -208,7 +208,7 @@ read_page_args (Sourced *d, sd_bus_message *m, GTreeNode **from, guint32 *max, s
   if (r < 0)
     return r;
   if (*max == 0)
-    return sd_bus_error_set (error, SD_BUS_ERROR_INVALID_ARGS, "Invalid max 0: a page holds at least one source");
+    return sourced_error_set_bus (error, SOURCED_ERROR_INVALID_ARGS, "Invalid max 0: a page holds at least one source");
   *from = after[0] ? g_tree_upper_bound (d->sources, after) : g_tree_node_first (d->sources);
   return 0;
 }
@@ -445,7 +445,7 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
     return sourced_error_to_bus (local, error);
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
   if (d->n_sources >= d->max_sources)
-    return sd_bus_error_setf (error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+    return sourced_error_set_bus (error, SOURCED_ERROR_LIMITS_EXCEEDED,
                               "Cannot create source '%s': sourced has %u sources, the most it takes (--max-sources)",
                               id, d->n_sources);
 

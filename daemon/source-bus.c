@@ -90,7 +90,7 @@ static int
 set_property_unused (sd_bus *bus, const char *path, const char *interface, const char *property,
                      sd_bus_message *value, void *userdata, sd_bus_error *error)
 {
-  return sd_bus_error_set (error, SD_BUS_ERROR_FAILED, "Internal error: Set bypassed the filter");
+  return sourced_error_set_bus (error, SOURCED_ERROR_FAILED, "Internal error: Set bypassed the filter");
 }
 
 void
@@ -254,19 +254,19 @@ source_bus_handle_set (Sourced *d, sd_bus_message *m)
     {
       for (const sd_bus_vtable *v = source_bus_vtable; v->type != _SD_BUS_VTABLE_END; v++)
         if ((v->type == _SD_BUS_VTABLE_PROPERTY) && g_str_equal (v->x.property.member, property))
-          return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_PROPERTY_READ_ONLY,
+          return sourced_error_reply_code (m, SOURCED_ERROR_PROPERTY_READ_ONLY,
                                              "Property '%s' is read-only", property);
-      return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_UNKNOWN_PROPERTY,
+      return sourced_error_reply_code (m, SOURCED_ERROR_UNKNOWN_PROPERTY,
                                          "Unknown property '%s' on %s", property, SOURCED_SOURCE_IFACE);
     }
   r = sd_bus_message_peek_type (m, &type, &contents);
   if (r < 0 || type != 'v' || !contents || !g_str_equal (contents, "t"))
-    return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_INVALID_ARGS,
+    return sourced_error_reply_code (m, SOURCED_ERROR_INVALID_ARGS,
                                        "Property 'PausedAt' is of type 't' (microseconds since the epoch), got '%s'",
                                        contents ? contents : "?");
   r = sd_bus_message_read (m, "v", "t", &value);
   if (r < 0)
-    return sd_bus_reply_method_errorf (m, SD_BUS_ERROR_INVALID_ARGS, "Could not read the value of 'PausedAt'");
+    return sourced_error_reply_code (m, SOURCED_ERROR_INVALID_ARGS, "Could not read the value of 'PausedAt'");
 
   {
     sd_bus_error auth_error = SD_BUS_ERROR_NULL;

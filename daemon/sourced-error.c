@@ -74,6 +74,18 @@ sourced_error_set_bus (sd_bus_error *ret, SourcedError code, const char *format,
 }
 
 int
+sourced_error_reply_code (sd_bus_message *call, SourcedError code, const char *format, ...)
+{
+  g_autoptr (GError) error = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  error = g_error_new_valist (SOURCED_ERROR, (gint) code, format, ap);
+  va_end (ap);
+  return sourced_error_reply (call, error);
+}
+
+int
 sourced_error_reply (sd_bus_message *call, const GError *error)
 {
   sd_bus_error e = SD_BUS_ERROR_NULL;

@@ -47,6 +47,9 @@ int sourced_error_set_bus (sd_bus_error *ret, SourcedError code, const char *for
 
 /* Replies to @call with @error. */
 int sourced_error_reply (sd_bus_message *call, const GError *error);
+/* Replies to @call with the D-Bus error of @code (from the table) and a
+ * printf-style message. */
+int sourced_error_reply_code (sd_bus_message *call, SourcedError code, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus, sd_bus_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sd_bus_message, sd_bus_message_unref)
