@@ -161,23 +161,24 @@ rm_rf (const char *path)
   g_assert_cmpint (system (cmd), ==, 0);
 }
 
+static gboolean
+daemon_reaped (gpointer data)
+{
+  Harness *h = data;
+  int status;
+
+  return waitpid (h->daemon_pid, &status, WNOHANG) != 0;
+}
+
 /* A clean SIGTERM shutdown, so that a sanitizer build checks for leaks. */
 static void
 stop_daemon (Harness *h)
 {
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-  int status;
-
   kill (h->daemon_pid, SIGTERM);
-  while (waitpid (h->daemon_pid, &status, WNOHANG) == 0)
+  if (!harness_wait_until (daemon_reaped, h, 20000))
     {
-      if (g_get_monotonic_time () > deadline)
-        {
-          kill (h->daemon_pid, SIGKILL);
-          waitpid (h->daemon_pid, &status, 0);
-          break;
-        }
-      g_usleep (5000);
+      kill (h->daemon_pid, SIGKILL);
+      waitpid (h->daemon_pid, NULL, 0);
     }
   h->daemon_pid = 0;
 }

@@ -67,6 +67,12 @@ name_has_owner (Harness *h, const char *name)
   return has;
 }
 
+static gboolean
+polkit_on_bus (gpointer h)
+{
+  return name_has_owner (h, "org.freedesktop.PolicyKit1");
+}
+
 static GPid
 start_polkit (Harness *h)
 {
@@ -80,9 +86,7 @@ start_polkit (Harness *h)
                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid,
                                 &error));
   g_assert_no_error (error);
-  for (int i = 0; i < 500 && !name_has_owner (h, "org.freedesktop.PolicyKit1"); i++)
-    g_usleep (10000);
-  g_assert_true (name_has_owner (h, "org.freedesktop.PolicyKit1"));
+  g_assert_true (harness_wait_until (polkit_on_bus, h, 5000));
   return pid;
 }
 

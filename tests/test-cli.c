@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <json-glib/json-glib.h>
@@ -372,7 +373,11 @@ read_line (int fd)
       else if (n == 0)
         break;
       else
-        g_usleep (5000);
+        {
+          /* Nothing yet: wait for the monitor to write, until the deadline. */
+          struct pollfd pfd = { .fd = fd, .events = POLLIN };
+          poll (&pfd, 1, (int) MAX (1, (deadline - g_get_monotonic_time ()) / 1000));
+        }
     }
   g_error ("no line from monitor (got '%s')", line->str);
 }

@@ -163,26 +163,27 @@ wait_for_no_worker (Harness *h, const char *id, guint timeout_ms)
 /* Blocked in write(2) on a full pipe, as backpressure leaves it (within a
  * few seconds: the pipe has to fill first). */
 static gboolean
+in_pipe_write (gpointer data)
+{
+  pid_t pid = GPOINTER_TO_INT (data);
+  g_autofree char *path = g_strdup_printf ("/proc/%d/wchan", pid);
+  g_autofree char *wchan = NULL;
+
+  if (g_file_get_contents (path, &wchan, NULL, NULL) && strstr (wchan, "pipe_write"))
+    return TRUE;
+  if (wchan && g_str_equal (wchan, "0") && harness_process_state (pid) == 'S')
+    {
+      /* Asleep, but this kernel does not say where. */
+      g_test_message ("/proc/%d/wchan is not available; only checked that it sleeps", pid);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
 blocked_writing (pid_t pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/wchan", pid);
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  do
-    {
-      g_autofree char *wchan = NULL;
-      if (g_file_get_contents (path, &wchan, NULL, NULL) && strstr (wchan, "pipe_write"))
-        return TRUE;
-      if (wchan && g_str_equal (wchan, "0") && harness_process_state (pid) == 'S')
-        {
-          /* Asleep, but this kernel does not say where. */
-          g_test_message ("/proc/%d/wchan is not available; only checked that it sleeps", pid);
-          return TRUE;
-        }
-      g_usleep (10000);
-    }
-  while (g_get_monotonic_time () < deadline);
-  return FALSE;
+  return harness_wait_until (in_pipe_write, GINT_TO_POINTER (pid), 10000);
 }
 
 /* ---- Pause holds the flow, Unpause resumes it --------------------------- */
@@ -353,6 +354,13 @@ test_singer_kill9_loop_exactly_once (void)
 
 /* With a Target=, the bookmark is what the target echoes once it stored
  * the data, never the tap's own STATE. */
+static gboolean
+bookmark_at_50 (gpointer h)
+{
+  g_autofree char *bookmark = harness_get_s (h, "tgt", "Bookmark");
+  return g_str_equal (bookmark, "{\"bookmarks\":{\"counter\":{\"n\":50}}}");
+}
+
 static void
 test_singer_target (void)
 {
@@ -370,16 +378,8 @@ test_singer_target (void)
   harness_write_definition (h, "tgt", def);
   harness_start (h, NULL);
   g_assert_true (wait_for_t (h, "tgt", "RecordsDelivered", 50, 10000));
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-  do
-    {
-      g_free (bookmark);
-      bookmark = harness_get_s (h, "tgt", "Bookmark");
-      if (g_str_equal (bookmark, "{\"bookmarks\":{\"counter\":{\"n\":50}}}"))
-        break;
-      g_usleep (10000);
-    }
-  while (g_get_monotonic_time () < deadline);
+  harness_wait_until (bookmark_at_50, h, 10000);
+  bookmark = harness_get_s (h, "tgt", "Bookmark");
   g_assert_cmpstr (bookmark, ==, "{\"bookmarks\":{\"counter\":{\"n\":50}}}");
   g_assert_cmpuint (assert_singer_counting (out, NULL), ==, 50);
   /* Nothing went to a file sink. */

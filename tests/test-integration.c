@@ -580,6 +580,22 @@ test_managed_objects_and_nsources (void)
 
 /* ---- Reload ---------------------------------------------------------- */
 
+static gboolean
+has_source_added (gpointer h)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+  int r = harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "added");
+
+  sd_bus_error_free (&e);
+  return r >= 0;
+}
+
+static gboolean
+pid_gone (gpointer pid)
+{
+  return !pid_alive (GPOINTER_TO_UINT (pid));
+}
+
 static void
 test_reload (void)
 {
@@ -600,21 +616,11 @@ test_reload (void)
   harness_write_definition (h, "added", "[Source]\nExec=sleep 1000\n");
   /* SIGHUP is Reload. */
   kill (h->daemon_pid, SIGHUP);
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "added") < 0 &&
-         g_get_monotonic_time () < deadline)
-    {
-      sd_bus_error_free (&e);
-      g_usleep (20000);
-    }
-  sd_bus_error_free (&e);
+  g_assert_true (harness_wait_until (has_source_added, h, 5000));
   g_assert_true (harness_wait_status (h, "added", "active", 2000));
   g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "gone"), <, 0);
   sd_bus_error_free (&e);
-  gint64 d2 = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
-  while (pid_alive (gone_pid) && g_get_monotonic_time () < d2)
-    g_usleep (20000);
-  g_assert_false (pid_alive (gone_pid));
+  g_assert_true (harness_wait_until (pid_gone, GUINT_TO_POINTER (gone_pid), 2000));
   /* Control state survives a reload; the definition change shows. */
   g_assert_cmpuint (harness_get_t (h, "keep", "PausedAt"), ==, paused_at);
   dn = harness_get_s (h, "keep", "DisplayName");

@@ -369,21 +369,34 @@ race_send (Race *r)
 
 /* Status settles once nothing is starting or stopping; it must then say
  * whether the worker runs. */
+typedef struct {
+  Harness *h;
+  const char *id;
+  guint64 at_least;
+} Of;
+
+static gboolean
+settled (gpointer data)
+{
+  Of *o = data;
+  g_autofree char *st = harness_get_s (o->h, o->id, "Status");
+  return !g_str_equal (st, "starting") && !g_str_equal (st, "stopping");
+}
+
+static gboolean
+bytes_reached (gpointer data)
+{
+  Of *o = data;
+  return harness_get_t (o->h, o->id, "BytesDelivered") >= o->at_least;
+}
+
 static void
 assert_status_matches_worker (Harness *h, const char *id)
 {
-  g_autofree char *st = NULL;
-  gint64 deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
+  Of o = { h, id, 0 };
 
-  for (;;)
-    {
-      g_free (st);
-      st = harness_get_s (h, id, "Status");
-      if (!g_str_equal (st, "starting") && !g_str_equal (st, "stopping"))
-        break;
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (10 * 1000);
-    }
+  g_assert_true (harness_wait_until (settled, &o, 15000));
+  g_autofree char *st = harness_get_s (h, id, "Status");
   guint32 pid = harness_get_u (h, id, "MainPID");
   if (g_str_equal (st, "active") || g_str_equal (st, "paused"))
     {
@@ -536,8 +549,8 @@ test_control_first_under_load (void)
   harness_start (h, NULL);
   bus = harness_connect (h);
   /* The pipes full and the pumps busy before measuring. */
-  while (harness_get_t (h, "busy7", "BytesDelivered") < 64 * 1024 * 1024)
-    g_usleep (20 * 1000);
+  Of busy = { h, "busy7", 64 * 1024 * 1024 };
+  g_assert_true (harness_wait_until (bytes_reached, &busy, 60000));
   for (guint i = 0; i < 60; i++)
     {
       sd_bus_error e = SD_BUS_ERROR_NULL;
