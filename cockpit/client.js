@@ -64,7 +64,7 @@ export class SourcedClient extends EventTarget {
                 return;
             // The bridge channel went away (session ended, bridge restart):
             // show sourced as unreachable and open a fresh channel.
-            this._ownerChanged(null, options && options.problem);
+            this._ownerChanged(null);
             window.setTimeout(() => this._open(), 2000);
         });
         // Match rules go by the well-known name, so they keep matching a
@@ -75,7 +75,7 @@ export class SourcedClient extends EventTarget {
                        (path, iface, member, args) => this._objectManagerSignal(member, args));
     }
 
-    _ownerChanged(owner, problem) {
+    _ownerChanged(owner) {
         if (owner === this.owner && owner !== null)
             return;
         this.owner = owner;
@@ -88,7 +88,6 @@ export class SourcedClient extends EventTarget {
         this.paths.clear();
         this.ids = [];
         this.manager = {};
-        this.problem = problem || null;
         if (!owner) {
             this._setState("down");
             this._emit("sources");
@@ -127,7 +126,6 @@ export class SourcedClient extends EventTarget {
         } catch (err) {
             if (generation !== this.generation)
                 return;
-            this.problem = err.message;
             this._emit("error", err);
         }
         this._setState("ready");

@@ -61,28 +61,38 @@ sourced_error_to_bus (const GError *error, sd_bus_error *ret)
   return -errnum;
 }
 
+static int G_GNUC_PRINTF (3, 0)
+set_bus_valist (sd_bus_error *ret, SourcedError code, const char *format, va_list ap)
+{
+  g_autoptr (GError) error = g_error_new_valist (SOURCED_ERROR, (gint) code, format, ap);
+  return sourced_error_to_bus (error, ret);
+}
+
 int
 sourced_error_set_bus (sd_bus_error *ret, SourcedError code, const char *format, ...)
 {
-  g_autoptr (GError) error = NULL;
   va_list ap;
+  int r;
 
   va_start (ap, format);
-  error = g_error_new_valist (SOURCED_ERROR, (gint) code, format, ap);
+  r = set_bus_valist (ret, code, format, ap);
   va_end (ap);
-  return sourced_error_to_bus (error, ret);
+  return r;
 }
 
 int
 sourced_error_reply_code (sd_bus_message *call, SourcedError code, const char *format, ...)
 {
-  g_autoptr (GError) error = NULL;
+  sd_bus_error e = SD_BUS_ERROR_NULL;
   va_list ap;
+  int r;
 
   va_start (ap, format);
-  error = g_error_new_valist (SOURCED_ERROR, (gint) code, format, ap);
+  set_bus_valist (&e, code, format, ap);
   va_end (ap);
-  return sourced_error_reply (call, error);
+  r = sd_bus_reply_method_error (call, &e);
+  sd_bus_error_free (&e);
+  return r;
 }
 
 int

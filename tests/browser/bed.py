@@ -150,6 +150,15 @@ class Tap:
             for line in ("%s: %s" % (type(e).__name__, e)).splitlines():
                 print("# " + line, flush=True)
 
+    def run(self, names, fns, arg):
+        """Runs each case with @arg; the names and the functions are listed
+        apart (the names first, for a bed that cannot start), so a list one
+        item short must fail, not silently drop a case."""
+        if len(names) != len(fns):
+            raise AssertionError("%d case names for %d functions" % (len(names), len(fns)))
+        for name, fn in zip(names, fns):
+            self.case(name, fn, arg)
+
     def skip_rest(self, names, reason):
         for name in names:
             self.n += 1

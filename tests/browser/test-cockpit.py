@@ -406,8 +406,7 @@ def main():
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_in_flight, t_not_stoppable, t_create, t_text_only,
            t_detail, t_pause_at, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_many]
     try:
-        for name, fn in zip(CASES, fns):
-            tap.case(name, fn, page)
+        tap.run(CASES, fns, page)
     finally:
         page.close()
         bed.close()

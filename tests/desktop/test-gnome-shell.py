@@ -300,8 +300,7 @@ def main():
     fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_restart,
            t_log]
     try:
-        for name, fn in zip(CASES, fns):
-            tap.case(name, fn, shell)
+        tap.run(CASES, fns, shell)
     finally:
         shell.close()
         bed.close()
