@@ -4,8 +4,11 @@
  * idle source, then, for a few seconds, alternates:
  *   - Pause / Unpause of the idle source (each a durable change), and
  *   - org.freedesktop.DBus.Peer.Ping to the bus driver itself,
- * one call at a time, and prints their p50 and p99 round trips, the ratio of
- * the two p99s, and the bytes the 8 sources delivered a second.
+ *   - the same Pause / Unpause to the reference (echo-service.c), a
+ *     do-nothing service that makes one fdatasync and sends the same
+ *     reply and signal,
+ * one call at a time, and prints their p50 and p99 round trips, the ratios
+ * of the p99s, and the bytes the 8 sources delivered a second.
  *
  *   build/tests/bench-latency [SECONDS] [--busy N] [--baseline OTHER_SOURCED]
  *
@@ -16,12 +19,13 @@
 #include <stdlib.h>
 
 #include "../harness.h"
+#include "echo.h"
 
 /* Busy sources: 8, or --busy N (0 measures the same calls on an idle daemon). */
 static guint n_busy = 8;
 
 typedef struct {
-  double pause_p50, pause_p99, ping_p50, ping_p99;
+  double pause_p50, pause_p99, ping_p50, ping_p99, echo_p50, echo_p99;
   double bytes_per_sec;
   guint calls;
 } Figures;
@@ -70,9 +74,12 @@ measure (const char *binary, double seconds)
   g_autoptr (Harness) h = NULL;
   g_autoptr (GArray) pauses = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr (GArray) pings = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autoptr (GArray) echoes = g_array_new (FALSE, FALSE, sizeof (double));
+  g_autofree char *echo_file = NULL;
   g_autofree char *ctl = source_path ("ctl");
   Figures f = { 0 };
   sd_bus *bus;
+  GPid echo;
   guint64 b0, b1;
   gint64 t0, t1, deadline;
 
@@ -86,17 +93,28 @@ measure (const char *binary, double seconds)
   harness_write_definition (h, "ctl", "[Source]\nExec=sleep 100000\n");
   harness_start (h, NULL);
   bus = harness_connect (h);
+  /* The reference: a do-nothing service that appends a line to a file on
+   * the same file system as sourced's store and fdatasync()s it, then sends
+   * the same reply and signal. */
+  echo_file = g_build_filename (h->state_dir, "echo.journal", NULL);
+  echo = echo_start (h, (const char *const[]){ "--durable", echo_file, NULL });
   g_usleep (G_USEC_PER_SEC / 2); /* let the pipes fill and the pumps settle */
 
   b0 = delivered (h);
   t0 = g_get_monotonic_time ();
   deadline = t0 + (gint64) (seconds * G_USEC_PER_SEC);
+  /* Phases of a quarter second, sourced's and the reference's in turn, so
+   * that both see the same load, but one's fdatasync never waits on the
+   * other's; the driver's Ping between every call of both. */
   while (g_get_monotonic_time () < deadline)
     {
+      gboolean reference = ((g_get_monotonic_time () - t0) / (G_USEC_PER_SEC / 4)) % 2;
+      GArray *into = reference ? echoes : pauses;
       double t;
-      t = timed_call (bus, "org.sourced.Sourced1", ctl, "org.sourced.Sourced1.Source",
-                      pauses->len % 2 ? "Unpause" : "Pause");
-      g_array_append_val (pauses, t);
+
+      t = timed_call (bus, reference ? ECHO_NAME : "org.sourced.Sourced1", ctl, "org.sourced.Sourced1.Source",
+                      into->len % 2 ? "Unpause" : "Pause");
+      g_array_append_val (into, t);
       t = timed_call (bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus.Peer", "Ping");
       g_array_append_val (pings, t);
     }
@@ -108,8 +126,11 @@ measure (const char *binary, double seconds)
   f.pause_p99 = percentile (pauses, 0.99);
   f.ping_p50 = percentile (pings, 0.5);
   f.ping_p99 = percentile (pings, 0.99);
+  f.echo_p50 = percentile (echoes, 0.5);
+  f.echo_p99 = percentile (echoes, 0.99);
   f.bytes_per_sec = (double) (b1 - b0) / ((t1 - t0) / 1e6);
   sd_bus_flush_close_unref (bus);
+  echo_stop (echo);
   return f;
 }
 
@@ -120,6 +141,10 @@ print_figures (const char *label, const Figures *f)
           "p99 ratio %.2f | %u calls | %u sources deliver %.0f MB/s\n",
           label, f->pause_p50, f->pause_p99, f->ping_p50, f->ping_p99, f->pause_p99 / MAX (f->ping_p99, 0.001),
           f->calls, n_busy, f->bytes_per_sec / 1e6);
+  printf ("%-9s reference Pause (do-nothing service, one fdatasync) p50 %.2f ms p99 %.2f ms: %.2f x the driver's "
+          "Ping p99; sourced's p99 is %.2f x the reference's\n",
+          label, f->echo_p50, f->echo_p99, f->echo_p99 / MAX (f->ping_p99, 0.001),
+          f->pause_p99 / MAX (f->echo_p99, 0.001));
 }
 
 int
