@@ -460,6 +460,12 @@ spawner_spawn (Spawner *s, const char *const *argv, const int fds[3], GError **e
   return id ? spawner_receive (s, id, argv[0], error) : 0;
 }
 
+guint
+spawner_parallelism (Spawner *s)
+{
+  return s->n_helpers;
+}
+
 void
 spawner_watch (Spawner *s, pid_t pid, SpawnerExitFunc func, gpointer user_data)
 {

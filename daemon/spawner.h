@@ -48,6 +48,9 @@ pid_t spawner_spawn (Spawner *spawner, const char *const *argv, const int fds[3]
 guint32 spawner_send (Spawner *spawner, const char *const *argv, const int fds[3], GError **error);
 pid_t spawner_receive (Spawner *spawner, guint32 id, const char *argv0, GError **error);
 
+/* How many spawns the helpers carry out at once (one per helper). */
+guint spawner_parallelism (Spawner *spawner);
+
 /* Calls @func from the main loop once @pid has exited. */
 void spawner_watch (Spawner *spawner, pid_t pid, SpawnerExitFunc func, gpointer user_data);
 /* Forgets the watch of @pid (the exit will not be reported). */

@@ -11,6 +11,7 @@
 #include "pump.h"
 #include "scheduler.h"
 #include "sourced-error.h"
+#include "spawner.h"
 #include "worker.h"
 
 #define BACKOFF_MAX_SEC 300
@@ -456,13 +457,18 @@ launch (Source *src)
  * the bus, the watchdog and the workers already running: starting a
  * thousand workers takes seconds, and nothing may wait that long. */
 #define LAUNCH_SLICE_USEC (10 * 1000)
-#define LAUNCH_BATCH 8
+/* At most one launch per spawn helper in a batch: sourced waits for the
+ * whole batch before it looks at the bus again, and on a slow machine
+ * (3.5 ms a fork and exec) a batch of 8 for two helpers kept Ping waiting
+ * 15 ms and more, for no more launches a second than a batch of two. */
+#define LAUNCH_BATCH_MAX 4
 
 static gboolean
 on_launch_idle (gpointer user_data)
 {
   Sourced *d = user_data;
   gint64 until = g_get_monotonic_time () + LAUNCH_SLICE_USEC;
+  guint per_batch = CLAMP (spawner_parallelism (d->spawner), 1, LAUNCH_BATCH_MAX);
 
   while (!g_queue_is_empty (&d->launch_queue) && g_get_monotonic_time () < until &&
          !sourced_control_waiting (d))
@@ -473,10 +479,10 @@ on_launch_idle (gpointer user_data)
         Source *src;
         Worker *w;
         GError *error;
-      } batch[LAUNCH_BATCH];
+      } batch[LAUNCH_BATCH_MAX];
       guint n = 0;
 
-      while (n < LAUNCH_BATCH && !g_queue_is_empty (&d->launch_queue))
+      while (n < per_batch && !g_queue_is_empty (&d->launch_queue))
         {
           Source *src = g_queue_pop_head (&d->launch_queue);
 
