@@ -2,6 +2,7 @@
 // The "Data sources" page: wires the D-Bus client to the list, the detail
 // view, the Manager's gate and the create dialog.
 
+import { isBusy, setBusy, showInstead } from "./actions.js";
 import { SourcedClient } from "./client.js";
 import { SourceList } from "./list.js";
 import { DetailView } from "./detail.js";
@@ -30,13 +31,15 @@ const client = new SourcedClient();
 const messageTimers = new Map();
 
 // One action on one source, from a row or the detail view. The button (and
-// its siblings) stay disabled while the call is in flight; the outcome is
-// shown next to it.
+// its siblings) stay busy while the call is in flight, and presses on them
+// are ignored; the outcome is shown next to it.
 async function runAction(id, action, button) {
     if (action === "details") {
         cockpit.location.go(["source", id]);
         return;
     }
+    if (list.pending.has(id))
+        return;
     list.setPending(id, +1);
     if (detail.id === id)
         detail.setBusy(true);
@@ -72,14 +75,16 @@ new CreateDialog(client, id => {
 // ---- The Manager's gate --------------------------------------------------
 
 async function gate(method, button) {
-    button.disabled = true;
+    if (isBusy(button))
+        return;
+    setBusy(button, true);
     showText("gate-error", "");
     try {
         await client.managerCall(method);
     } catch (err) {
         showText("gate-error", describeError(err));
     } finally {
-        button.disabled = false;
+        setBusy(button, false);
     }
 }
 $("gate-pause").addEventListener("click", ev => gate("Pause", ev.currentTarget));
@@ -92,8 +97,14 @@ function updateManager() {
     $("gate-banner-text").textContent = pausedAt
         ? "Paused " + relativeTime(pausedAt) + "; no source delivers until you unpause all." : "";
     $("gate-banner-text").title = pausedAt ? new Date(pausedAt / 1000).toISOString() : "";
-    $("gate-pause").hidden = !up || !!pausedAt;
-    $("gate-unpause").hidden = !up || !pausedAt;
+    if (!up) {
+        $("gate-pause").hidden = true;
+        $("gate-unpause").hidden = true;
+    } else if (pausedAt) {
+        showInstead($("gate-unpause"), $("gate-pause"));
+    } else {
+        showInstead($("gate-pause"), $("gate-unpause"));
+    }
     $("create-open").hidden = !up;
     updateSummary();
 }
@@ -117,7 +128,9 @@ async function bulk(method, verb, button) {
         showText("bulk-result", "No source is shown.");
         return;
     }
-    button.disabled = true;
+    if (isBusy(button))
+        return;
+    setBusy(button, true);
     showText("bulk-result", "");
     try {
         const rows = await client.bulk(method, ids);
@@ -133,7 +146,7 @@ async function bulk(method, verb, button) {
         showText("bulk-result", describeError(err));
         $("bulk-result").classList.add("error");
     } finally {
-        button.disabled = false;
+        setBusy(button, false);
     }
 }
 $("shown-pause").addEventListener("click", ev => bulk("PauseSources", "Paused", ev.currentTarget));
@@ -151,7 +164,9 @@ $("filter-status").addEventListener("change", applyFilter);
 
 $("down-start").addEventListener("click", async ev => {
     const button = ev.currentTarget;
-    button.disabled = true;
+    if (isBusy(button))
+        return;
+    setBusy(button, true);
     showText("down-error", "");
     try {
         const systemd = cockpit.dbus("org.freedesktop.systemd1", { bus: "system", superuser: "try" });
@@ -163,7 +178,7 @@ $("down-start").addEventListener("click", async ev => {
     } catch (err) {
         showText("down-error", "Could not start sourced.service: " + describeError(err));
     } finally {
-        button.disabled = false;
+        setBusy(button, false);
     }
 });
 

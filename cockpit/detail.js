@@ -2,6 +2,7 @@
 // The detail view of one source: every property, its bookmark as JSON, a
 // chart of records per second, "Pause at…", the journal link and Remove.
 
+import { isBusy, setBusy, showActions } from "./actions.js";
 import { describeError, exactTime, relativeTime } from "./format.js";
 import { RateSeries, drawChart, formatRate } from "./chart.js";
 
@@ -87,9 +88,14 @@ export class DetailView {
 
     setBusy(busy) {
         for (const action in this.buttons || {})
-            this.buttons[action].disabled = busy;
-        $("detail-remove").disabled = busy;
-        $("pause-at-submit").disabled = busy;
+            setBusy(this.buttons[action], busy);
+        setBusy($("detail-remove"), busy);
+        setBusy($("pause-at-submit"), busy);
+    }
+
+    // A call of this view's own in flight (Pause at…, Remove).
+    busy() {
+        return isBusy($("detail-remove"));
     }
 
     showError(text) {
@@ -162,17 +168,12 @@ export class DetailView {
         const rate = drawChart($("detail-chart"), this.series);
         $("chart-caption").textContent = rate === null ? "Sampling every 2 s…"
             : "Now " + formatRate(rate) + ", " + props.RecordsDelivered + " records in all";
-        const paused = !!(props.PausedAt || props.SystemPausedAt);
-        const running = ["active", "paused", "starting"].includes(props.Status);
-        const b = this.buttons;
-        b.pause.hidden = paused;
-        b.unpause.hidden = !paused;
-        b.start.hidden = running;
-        b.restart.hidden = !running;
-        b.run.hidden = !(props.FrequencyMinutes || props.CronExpression);
+        showActions(this.buttons, props);
     }
 
     async pauseAt() {
+        if (this.busy())
+            return;
         const id = this.id;
         const input = $("pause-at-input");
         const err = $("pause-at-error");
@@ -197,6 +198,8 @@ export class DetailView {
     }
 
     async remove() {
+        if (this.busy())
+            return;
         const id = this.id;
         this.setBusy(true);
         try {

@@ -3,6 +3,7 @@
 // id order whatever their status, and are updated in place so a focused
 // button keeps its focus while signals arrive.
 
+import { setBusy, showActions } from "./actions.js";
 import { count, exactTime, nextRunText, relativeTime, scheduleText } from "./format.js";
 
 const ROW_HEIGHT = 56; // px; sourced.css gives .rows .row the same height
@@ -214,17 +215,10 @@ export class SourceList {
         c.error.title = props.LastError || "";
 
         const busy = this.pending.has(props.Id);
-        const paused = !!(props.PausedAt || props.SystemPausedAt);
-        const running = ["active", "paused", "starting"].includes(props.Status);
-        const scheduled = !!(props.FrequencyMinutes || props.CronExpression);
         const b = c.buttons;
-        b.pause.hidden = paused;
-        b.unpause.hidden = !paused;
-        b.start.hidden = running;
-        b.restart.hidden = !running;
-        b.run.hidden = !scheduled;
+        showActions(b, props);
         for (const action in b)
-            b[action].disabled = busy && action !== "details";
+            setBusy(b[action], busy && action !== "details");
         const msg = this.messages.get(props.Id);
         set(c.message, msg ? msg.text : "");
         c.message.classList.toggle("error", !!(msg && msg.error));

@@ -148,12 +148,12 @@ class Browser:
         return self.js("(e => e ? e.textContent : null)(document.querySelector(%s))" % json.dumps(selector))
 
     def click(self, selector, timeout=10):
-        """A real click: the element must be shown, enabled and on top at
-        its centre."""
+        """A real click: the element must be shown, enabled (not disabled,
+        not aria-disabled, as a busy button is) and on top at its centre."""
         sel = json.dumps(selector)
         box = self.wait("""(() => {
             const e = document.querySelector(%s);
-            if (!e || e.disabled || e.hidden) return null;
+            if (!e || e.disabled || e.hidden || e.getAttribute("aria-disabled") === "true") return null;
             e.scrollIntoView({block: "nearest"});
             const r = e.getBoundingClientRect();
             if (r.width === 0 || r.height === 0) return null;
@@ -185,10 +185,15 @@ class Browser:
         self.js("(e => { e.value = %s; e.dispatchEvent(new Event('change', {bubbles: true})); })"
                 "(document.querySelector(%s))" % (json.dumps(value), json.dumps(selector)))
 
-    def key(self, key, code=None, keycode=0):
+    def key(self, key, code=None, keycode=0, text=None):
+        """A key pressed and released, as a keyboard sends it: with @text, the
+        keyDown carries it (Enter on a button activates it on keydown, Space
+        on keyup)."""
         for kind in ("keyDown", "keyUp"):
-            self.send("Input.dispatchKeyEvent", {"type": kind, "key": key, "code": code or key,
-                                                 "windowsVirtualKeyCode": keycode})
+            params = {"type": kind, "key": key, "code": code or key, "windowsVirtualKeyCode": keycode}
+            if text is not None and kind == "keyDown":
+                params["text"] = text
+            self.send("Input.dispatchKeyEvent", params)
 
     def screenshot(self, path):
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -26,12 +26,13 @@ TAPS = os.environ.get("SOURCED_TEST_TAPS", os.path.join(os.path.dirname(__file__
 CASES = ["the menu has Data sources", "the list shows every source in id order",
          "Pause on a row pauses the source on the bus and on the page",
          "a Pause made with busctl appears without a reload",
-         "a button is disabled while its call is in flight",
+         "a button is busy while its call is in flight, and keeps the focus",
          "Stop on a stopped source shows the NotStoppable message next to it",
          "Create source: a bad value names the key, a good one appears",
          "values are text, never HTML",
          "the detail view: properties, bookmark, chart, journal link",
          "Pause at 2019-06-01T00:00:00Z writes PausedAt; a bad date changes nothing",
+         "keyboard only: Tab reaches a row's Pause, Enter pauses, the focus stays on the row's Unpause",
          "Remove: a created source goes, a file-defined one says why not",
          "Pause all / Unpause all: the Manager's gate and its banner",
          "Pause all shown acts on the filtered set only",
@@ -171,15 +172,19 @@ def t_busctl_pause(page):
 
 def t_in_flight(page):
     b = page.b
-    # The click handler disables the row's buttons before its first await.
+    # The click handler marks the row's buttons busy before its first await
+    # (aria-disabled: a disabled button would lose the keyboard focus).
     state = b.js("""(() => {
         const r = document.querySelector('%s');
         const restart = r.querySelector('button.restart');
+        restart.focus();
         restart.click();
-        return [restart.disabled, r.querySelector('button.stop').disabled];
+        return [restart.getAttribute('aria-disabled'), r.querySelector('button.stop').getAttribute('aria-disabled'),
+                document.activeElement === restart];
     })()""" % row("clock"))
-    assert state == [True, True], state
-    b.wait("!document.querySelector('%s button.restart').disabled" % row("clock"), what="the button back")
+    assert state == ["true", "true", True], state
+    b.wait("!document.querySelector('%s button.restart').hasAttribute('aria-disabled')" % row("clock"),
+           what="the button back")
     b.wait(row_field("clock", "row-message") + " === 'Restarted'")
 
 
@@ -270,6 +275,40 @@ def t_pause_at(page):
     b.wait("document.querySelector('#detail-props dd[data-key=PausedAt]').textContent.startsWith('2019-06-01T00:00:00Z')")
     assert b.js("document.getElementById('pause-at-error').hidden")
     page.bed.call("hourly", "Unpause")
+
+
+def t_keyboard(page):
+    b = page.b
+    b.goto(page.url + "#/")
+    b.wait("document.body.dataset.state === 'ready' && !document.getElementById('list-view').hidden",
+           what="the list")
+    pause = "document.querySelector('%s button.pause')" % row("clock")
+    unpause = "document.querySelector('%s button.unpause')" % row("clock")
+    b.js("document.getElementById('filter-text').focus()")
+    for _ in range(80):
+        if b.js("document.activeElement === %s" % pause):
+            break
+        b.key("Tab", keycode=9)
+    else:
+        raise AssertionError("Tab never reached clock's Pause (it is on %s)" % b.js(
+            "document.activeElement.tagName + '#' + document.activeElement.id + '.' + document.activeElement.className"))
+    b.key("Enter", keycode=13, text="\r")
+    wait_for("clock paused on the bus", lambda: page.bed.prop("clock", "Status") == "paused")
+    b.wait(row_field("clock", "status-text") + " === 'paused'", what="the row to say paused")
+    # Pause is hidden now: the keyboard user is on Unpause, not thrown back
+    # to the top of the page.
+    b.wait("document.activeElement === %s" % unpause, what="the focus on clock's Unpause")
+    b.key(" ", code="Space", keycode=32, text=" ")
+    wait_for("clock active on the bus", lambda: page.bed.prop("clock", "Status") == "active")
+    b.wait("document.activeElement === %s" % pause, what="the focus back on clock's Pause")
+    # A dialog opened from the keyboard closes with Escape.
+    before = page.bed.manager_prop("NSources")
+    b.js("document.getElementById('create-open').focus()")
+    b.key("Enter", keycode=13, text="\r")
+    b.wait("document.getElementById('create-dialog').open", what="the Create dialog")
+    b.key("Escape", keycode=27)
+    b.wait("!document.getElementById('create-dialog').open", what="Escape to close the dialog")
+    assert page.bed.manager_prop("NSources") == before, "a dialog closed with Escape made a source"
 
 
 def t_remove(page):
@@ -404,7 +443,7 @@ def main():
         bed.close()
         tap.done()
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_in_flight, t_not_stoppable, t_create, t_text_only,
-           t_detail, t_pause_at, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_many]
+           t_detail, t_pause_at, t_keyboard, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_many]
     try:
         tap.run(CASES, fns, page)
     finally:
