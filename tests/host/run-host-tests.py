@@ -350,7 +350,8 @@ def cockpit_page_with_real_polkit():
     real system bus and polkitd. A member of group sourced pauses a source
     from the page; anyone else sees polkit's refusal next to the button and
     nothing changes; with sourced stopped the page says so, systemd refuses
-    a non-administrator's Start, and the page follows sourced back."""
+    a non-administrator's Start, and the page follows sourced back; an
+    administrator's Start starts it, and the page follows."""
     host.run("id alice >/dev/null 2>&1 || useradd -m -G sourced alice")
     host.run("id bob >/dev/null 2>&1 || useradd -m bob")
     host.run("printf 'alice:alice-pw\nbob:bob-pw\n' | chpasswd")
@@ -403,6 +404,31 @@ def cockpit_page_with_real_polkit():
                what="the page to follow sourced back")
     finally:
         b.close()
+    # An administrator's Start succeeds: carol may manage sourced.service,
+    # by a rule such as a site's own policy would hold.
+    host.run("id carol >/dev/null 2>&1 || useradd -m carol")
+    host.run("printf 'carol:carol-pw\n' | chpasswd")
+    host.write("/etc/polkit-1/rules.d/60-sourced-test-carol.rules",
+               'polkit.addRule(function(action, subject) {\n'
+               '  if (action.id == "org.freedesktop.systemd1.manage-units" &&\n'
+               '      action.lookup("unit") == "sourced.service" && subject.user == "carol")\n'
+               '    return polkit.Result.YES;\n'
+               '});\n')
+    b = cockpit_login("carol", "carol-pw")
+    try:
+        cockpit_open_page(b, "web")
+        host.run("systemctl stop sourced")
+        b.wait("document.body.dataset.state === 'down'", what="the page to say sourced is not running")
+        b.click("#down-start")
+        host.wait("sourced started by carol's click",
+                  lambda: host.run("systemctl is-active sourced", check=False).stdout.strip() == "active",
+                  timeout=30)
+        b.wait("document.body.dataset.state === 'ready' && document.querySelector('%s')" % row, timeout=30,
+               what="the page to follow the sourced it started")
+        assert b.js("document.getElementById('down-error').hidden"), b.text("#down-error")
+    finally:
+        b.close()
+        host.run("rm -f /etc/polkit-1/rules.d/60-sourced-test-carol.rules")
 
 
 @scenario
