@@ -14,7 +14,6 @@ const Me = ExtensionUtils.getCurrentExtension();
 const { SourcedClient } = Me.imports.client;
 
 const MENU_LIMIT = 20;
-const COCKPIT_PAGE = '/usr/share/cockpit/sourced/manifest.json';
 const ICON_FLOWING = 'network-transmit-receive-symbolic';
 const ICON_PAUSED = 'media-playback-pause-symbolic';
 const ICON_DOWN = 'action-unavailable-symbolic';
@@ -40,11 +39,18 @@ function describe(p) {
     return p.Status;
 }
 
+// Whether the Cockpit page is installed: Cockpit finds packages in the
+// system data directories (XDG_DATA_DIRS), and so does this.
+function cockpitPageInstalled() {
+    return GLib.get_system_data_dirs().some(dir => GLib.file_test(
+        GLib.build_filenamev([dir, 'cockpit', 'sourced', 'manifest.json']), GLib.FileTest.EXISTS));
+}
+
 // Opens the Cockpit page (when installed) at @hash, or runs `sourcectl
 // status` in a terminal.
 function showSources(id) {
     try {
-        if (GLib.file_test(COCKPIT_PAGE, GLib.FileTest.EXISTS)) {
+        if (cockpitPageInstalled()) {
             const hash = id ? `#/source/${encodeURIComponent(id)}` : '';
             Gio.AppInfo.launch_default_for_uri(`https://localhost:9090/sourced${hash}`, null);
         } else {

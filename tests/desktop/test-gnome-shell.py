@@ -35,6 +35,7 @@ CASES = ["the extension is ENABLED with no JS error",
          "the menu lists the sources, problems first, and a switch pauses one",
          "more than 20 sources: the first 20, then 'and N more…'",
          "a failing source produces a notification with Unpause and Show",
+         "'and N more…' and Show open the Cockpit page, or sourcectl status in a terminal without it",
          "sourced stopped: the toggle is insensitive; restarted: it follows again",
          "the shell's log has no JS error"]
 
@@ -73,8 +74,9 @@ class Shell:
         for tool in ("gnome-shell", "dbus-run-session", "gdbus", "gsettings"):
             if not shutil.which(tool):
                 raise AssertionError("%s is not installed (Debian packages gnome-shell, dbus-x11)" % tool)
+        self.install_recorders()
         self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home, "USER": USER,
+            "PATH": self.fakebin + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home, "USER": USER,
             "XDG_RUNTIME_DIR": self.runtime, "XDG_DATA_DIRS": self.datadir + ":/usr/local/share:/usr/share",
             "XDG_CONFIG_HOME": os.path.join(self.home, ".config"), "LANG": "C.UTF-8",
             "DBUS_SYSTEM_BUS_ADDRESS": bed.address, "XDG_SESSION_TYPE": "wayland", "NO_AT_BRIDGE": "1",
@@ -96,6 +98,36 @@ class Shell:
         wait_for("gnome-shell to answer Eval", lambda: self.proc.poll() is not None or self._answers(), timeout=60)
         if self.proc.poll() is not None:
             raise AssertionError("gnome-shell exited with %d: %s" % (self.proc.returncode, self.log_tail()))
+
+    def install_recorders(self):
+        """What the extension launches is written down instead of run: the
+        user's default https handler (a desktop file and mimeapps.list in
+        the fresh HOME) and a terminal (gnome-terminal, the first GLib
+        looks for) each append their command line to self.launched."""
+        self.launched = os.path.join(self.bed.dir, "launched")
+        self.fakebin = os.path.join(self.bed.dir, "fakebin")
+        os.makedirs(self.fakebin, exist_ok=True)
+        recorder = os.path.join(self.fakebin, "record-launch")
+        with open(recorder, "w") as f:
+            f.write("#!/bin/sh\nprintf '%%s\\n' \"$*\" >> %s\n" % self.launched)
+        os.chmod(recorder, 0o755)
+        os.symlink(recorder, os.path.join(self.fakebin, "gnome-terminal"))
+        open(self.launched, "w").close()
+        os.chmod(self.launched, 0o666)
+        apps = os.path.join(self.home, ".local", "share", "applications")
+        config = os.path.join(self.home, ".config")
+        os.makedirs(apps, exist_ok=True)
+        os.makedirs(config, exist_ok=True)
+        with open(os.path.join(apps, "sourced-test-browser.desktop"), "w") as f:
+            f.write("[Desktop Entry]\nType=Application\nName=Test browser\nExec=%s browser %%u\n"
+                    "MimeType=x-scheme-handler/https;\n" % recorder)
+        with open(os.path.join(config, "mimeapps.list"), "w") as f:
+            f.write("[Default Applications]\nx-scheme-handler/https=sourced-test-browser.desktop\n")
+        subprocess.run(["chown", "-R", "%d:%d" % (self.uid, self.gid), self.home], check=True)
+
+    def launches(self):
+        with open(self.launched) as f:
+            return f.read().splitlines()
 
     def as_user(self, argv):
         return ["setpriv", "--reuid", str(self.uid), "--regid", str(self.gid), "--clear-groups", "--"] + argv
@@ -259,6 +291,33 @@ def t_notification(shell):
              and shell.bed.prop("broken", "Status") == "active", timeout=10)
 
 
+def t_show(shell):
+    more = ("%s._section._getMenuItems().find(i => !i.sourceId && i.label.text.startsWith('and '))" % TOGGLE)
+    show = """const s = Main.messageTray.getSources().find(s => s.title === 'Data sources');
+        s.notifications.find(n => n.sourceId === 'broken').actions.find(a => a.label === 'Show').callback();
+        return true"""
+    shell.eval("%s.menu.open(); %s._rebuild(); %s.activate(null); return true" % (TOGGLE, TOGGLE, more))
+    wait_for("'and N more…' to open the page", lambda: "browser https://localhost:9090/sourced" in shell.launches())
+    shell.eval(show)
+    wait_for("Show to open broken's page",
+             lambda: "browser https://localhost:9090/sourced#/source/broken" in shell.launches())
+    # Without the Cockpit page, sourcectl status in a terminal.
+    page = os.path.join(shell.datadir, "cockpit", "sourced")
+    os.rename(page, page + ".away")
+    try:
+        shell.eval("%s.menu.open(); %s._rebuild(); %s.activate(null); return true" % (TOGGLE, TOGGLE, more))
+        # gnome-terminal -- sh -c '…': the recorder joins its arguments.
+        wait_for("a terminal with sourcectl status (launched: %s)" % shell.launches(),
+                 lambda: "-- sh -c sourcectl status; read -r _" in shell.launches())
+        shell.eval(show)
+        wait_for("a terminal with sourcectl status broken",
+                 lambda: "-- sh -c sourcectl status 'broken'; read -r _" in shell.launches())
+    finally:
+        os.rename(page + ".away", page)
+        shell.eval("%s.menu.close(); return true" % TOGGLE)
+    assert len(shell.launches()) == 4, shell.launches()
+
+
 def t_restart(shell):
     shell.bed.stop_sourced()
     shell.wait("!%s.reactive" % TOGGLE, "the toggle to go insensitive")
@@ -297,8 +356,8 @@ def main():
             shell.close()
         bed.close()
         tap.done()
-    fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_restart,
-           t_log]
+    fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_show,
+           t_restart, t_log]
     try:
         tap.run(CASES, fns, shell)
     finally:
