@@ -508,17 +508,21 @@ set_gate (sd_bus_message *m, Sourced *d, gboolean paused)
   return 1;
 }
 
+/* The gate is control, as a source's Pause is: it stops and resumes
+ * delivery and runs nothing new (PauseSources "*" does the same under
+ * control). It is what the desktop toggle calls, and the rule that spares
+ * the person at the machine a password grants control only. */
 static int
 method_pause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  AUTH_OR_RETURN (userdata, m, AUTH_MANAGE, error);
+  AUTH_OR_RETURN (userdata, m, AUTH_CONTROL, error);
   return set_gate (m, userdata, TRUE);
 }
 
 static int
 method_unpause (sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-  AUTH_OR_RETURN (userdata, m, AUTH_MANAGE, error);
+  AUTH_OR_RETURN (userdata, m, AUTH_CONTROL, error);
   return set_gate (m, userdata, FALSE);
 }
 

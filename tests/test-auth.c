@@ -151,7 +151,7 @@ test_polkit_decides (void)
   GPid polkit = start_polkit (h);
   harness_start (h, NULL);
 
-  /* control allowed, manage not. */
+  /* control allowed, manage not. The Manager's gate is control. */
   polkit_allow (h, "org.sourced.Sourced1.control");
   {
     g_auto (HarnessRun) r = as_nobody (h, "pause", "shop", NULL);
@@ -170,7 +170,10 @@ test_polkit_decides (void)
     g_auto (HarnessRun) ids = as_nobody (h, "list", "--quiet", NULL);
     g_assert_cmpstr (ids.out, ==, "shop\n");
     g_auto (HarnessRun) gate = as_nobody (h, "pause-all", NULL);
-    g_assert_cmpint (gate.status, ==, 1);
+    g_assert_cmpint (gate.status, ==, 0);
+    g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), !=, 0);
+    g_auto (HarnessRun) ungate = as_nobody (h, "unpause-all", NULL);
+    g_assert_cmpint (ungate.status, ==, 0);
     g_assert_cmpuint (harness_manager_get_t (h, "PausedAt"), ==, 0);
     g_auto (HarnessRun) reload = as_nobody (h, "reload", NULL);
     g_assert_cmpint (reload.status, ==, 1);

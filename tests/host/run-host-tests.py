@@ -316,6 +316,45 @@ def polkit_interactive_authentication():
     assert prop("asked", "Status") == "stopped"
 
 
+# A login session on seat0, as the person at the machine has: logind puts
+# su's session there when asked (the container's seat0 has no VTs), and
+# such a session is local and active, which polkit's allow_active and the
+# shipped rule's subject.local && subject.active look at.
+AT_SEAT = "XDG_SEAT=seat0 XDG_SESSION_TYPE=tty su -l %s -c '%s'"
+
+
+@scenario
+def polkit_desktop_rule_for_administrators():
+    """The shipped rule for the person at the machine: an administrator
+    (group sudo) in an active local session pauses and unpauses everything
+    (the Manager's gate, what the GNOME Shell toggle calls) and a single
+    source without a password; creating a source still needs one. The same
+    administrator outside such a session is refused."""
+    host.run("id carol >/dev/null 2>&1 || (useradd -m -G sudo carol && echo carol:carol-pw | chpasswd)")
+    session = host.out(AT_SEAT % ("carol", "loginctl show-session $XDG_SESSION_ID -p Seat -p Remote -p Active"))
+    assert session.split() == ["Seat=seat0", "Remote=no", "Active=yes"], session
+    ctl = "sourcectl --system --no-ask-password "
+    r = host.run(AT_SEAT % ("carol", ctl + "pause-all"), check=False)
+    assert r.returncode == 0, "the gate asked the administrator at the machine: " + r.stderr
+    assert manager_prop("PausedAt") != 0
+    r = host.run(AT_SEAT % ("carol", ctl + "unpause-all"), check=False)
+    assert r.returncode == 0, r.stderr
+    assert manager_prop("PausedAt") == 0
+    r = host.run(AT_SEAT % ("carol", ctl + "pause late"), check=False)
+    assert r.returncode == 0 and prop("late", "PausedAt") != 0, r.stderr
+    r = host.run(AT_SEAT % ("carol", ctl + "unpause late"), check=False)
+    assert r.returncode == 0 and prop("late", "PausedAt") == 0, r.stderr
+    # Creating runs a command as sourced: still a password.
+    r = host.run(AT_SEAT % ("carol", ctl + "create atseat --exec /bin/true --stopped"), check=False)
+    assert r.returncode == 1 and "org.sourced.Sourced1.manage" in r.stderr, (r.returncode, r.stderr)
+    assert host.run("busctl call %s /org/sourced/Sourced1 org.sourced.Sourced1.Manager GetSource s atseat" % BUS,
+                    check=False).returncode != 0, "a refused create made a source"
+    # Not at the machine (su's own session, no seat): refused, nothing changes.
+    r = host.run("su -l carol -c '%s'" % (ctl + "pause-all"), check=False)
+    assert r.returncode == 1 and "org.sourced.Sourced1.control" in r.stderr, (r.returncode, r.stderr)
+    assert manager_prop("PausedAt") == 0
+
+
 COCKPIT = "http://127.0.0.1:9190"
 
 
