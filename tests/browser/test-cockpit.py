@@ -26,6 +26,7 @@ TAPS = os.environ.get("SOURCED_TEST_TAPS", os.path.join(os.path.dirname(__file__
 CASES = ["the menu has Data sources", "the list shows every source in id order",
          "Pause on a row pauses the source on the bus and on the page",
          "a Pause made with busctl appears without a reload",
+         "the records column follows the counters of the rows in view",
          "a button is busy while its call is in flight, and keeps the focus",
          "Stop on a stopped source shows the NotStoppable message next to it",
          "Create source: a bad value names the key, a good one appears",
@@ -168,6 +169,17 @@ def t_busctl_pause(page):
     page.bed.busctl("set-property", "org.sourced.Sourced1", page.bed.source_path("hourly"),
                     "org.sourced.Sourced1.Source", "PausedAt", "t", "0")
     b.wait(row_field("hourly", "status-text") + " === 'active'", what="hourly active again on the page")
+
+
+def t_records(page):
+    b = page.b
+    cell = "(e => e ? Number(e.textContent.replace(/,/g, '')) : -1)(document.querySelector('%s .records'))" \
+        % row("counter")
+    first = b.wait("(n => n > 0 ? n : null)(%s)" % cell, what="counter's records on its row")
+    # The counters emit no signal: the page reads the rows in view again
+    # every 5 s, so the cell grows without a reload.
+    later = b.wait("(n => n > %d ? n : null)(%s)" % (first, cell), timeout=15, what="counter's records to grow")
+    assert later <= page.bed.prop("counter", "RecordsDelivered"), (later, "ahead of the bus")
 
 
 def t_in_flight(page):
@@ -442,7 +454,7 @@ def main():
         tap.skip_rest(CASES, "the test bed could not start: %s" % e)
         bed.close()
         tap.done()
-    fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_in_flight, t_not_stoppable, t_create, t_text_only,
+    fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_records, t_in_flight, t_not_stoppable, t_create, t_text_only,
            t_detail, t_pause_at, t_keyboard, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_many]
     try:
         tap.run(CASES, fns, page)
