@@ -417,14 +417,18 @@ def t_many(page):
     bed.start_sourced()
     b = page.b
     b.goto(page.url)
-    # Time from navigation start to the first row drawn, and to all read.
-    first = b.wait("(r => r ? performance.now() : null)(document.querySelector('.rows .row'))", timeout=30)
+    # The first rows are drawn from the first page, while the others are
+    # still being read: a user sees sources at once, not after 10,000 have
+    # come. (The times are printed as figures, not asserted: the machine's
+    # speed is not the page's behaviour.)
+    first, state = b.wait("(r => r ? [performance.now(), document.body.dataset.state] : null)"
+                          "(document.querySelector('.rows .row'))", timeout=30, what="the first row")
     ready = b.wait("document.body.dataset.state === 'ready' && "
                    "document.getElementById('summary').textContent.startsWith('10,004 sources') && performance.now()",
                    timeout=60, what="all 10,004 sources read")
     print("# 10,004 sources: first row drawn %.0f ms after navigation, all read at %.0f ms" % (first, ready),
           flush=True)
-    assert first < 2000, "first paint took %.0f ms" % first
+    assert state == "loading", "the first row was drawn only once everything was read (state %r)" % state
     rows_in_dom = b.js("document.querySelectorAll('.rows .row').length")
     assert rows_in_dom < 100, "%d rows in the DOM: not windowed" % rows_in_dom
     t0 = b.js("performance.now()")
