@@ -614,6 +614,40 @@ harness_wait_status (Harness *h, const char *id, const char *status, guint timeo
 }
 
 gboolean
+harness_name_has_owner (Harness *h, const char *name)
+{
+  sd_bus_message *reply = NULL;
+  int has = 0;
+
+  g_assert_cmpint (sd_bus_call_method (h->client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", name), >=, 0);
+  g_assert_cmpint (sd_bus_message_read (reply, "b", &has), >=, 0);
+  sd_bus_message_unref (reply);
+  return has;
+}
+
+typedef struct {
+  Harness *h;
+  const char *id;
+  const char *prop;
+  guint64 at_least;
+} TReached;
+
+static gboolean
+t_reached (gpointer data)
+{
+  TReached *w = data;
+  return harness_get_t (w->h, w->id, w->prop) >= w->at_least;
+}
+
+gboolean
+harness_wait_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms)
+{
+  TReached w = { h, id, prop, at_least };
+  return harness_wait_until (t_reached, &w, timeout_ms);
+}
+
+gboolean
 pid_alive (pid_t pid)
 {
   char state = harness_process_state (pid);

@@ -70,6 +70,9 @@ guint harness_count_changed (Harness *h, const char *id, const char *prop);
 guint harness_count_member (Harness *h, const char *member);
 /* Waits up to @timeout_ms for source @id's Status to become @status. */
 gboolean harness_wait_status (Harness *h, const char *id, const char *status, guint timeout_ms);
+/* Waits up to @timeout_ms for source @id's property @prop (a t) to reach
+ * at least @at_least. */
+gboolean harness_wait_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms);
 
 /* Waits until @cond (@data) is true, or @timeout_ms passed: FALSE then. It
  * polls, first every millisecond and then less often (at most every 20 ms),
@@ -77,6 +80,8 @@ gboolean harness_wait_status (Harness *h, const char *id, const char *status, gu
  * tests: use it rather than a sleep. */
 typedef gboolean (*HarnessCond) (gpointer data);
 gboolean harness_wait_until (HarnessCond cond, gpointer data, guint timeout_ms);
+/* Whether @name has an owner on @h's bus. */
+gboolean harness_name_has_owner (Harness *h, const char *name);
 /* True once @path exists (a marker a worker writes when it is ready). */
 gboolean harness_file_exists (gpointer path);
 

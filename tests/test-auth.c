@@ -55,22 +55,9 @@ as_nobody (Harness *h, ...)
 }
 
 static gboolean
-name_has_owner (Harness *h, const char *name)
-{
-  sd_bus_message *reply = NULL;
-  int has = 0;
-
-  g_assert_cmpint (sd_bus_call_method (h->client, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                       "org.freedesktop.DBus", "NameHasOwner", NULL, &reply, "s", name), >=, 0);
-  g_assert_cmpint (sd_bus_message_read (reply, "b", &has), >=, 0);
-  sd_bus_message_unref (reply);
-  return has;
-}
-
-static gboolean
 polkit_on_bus (gpointer h)
 {
-  return name_has_owner (h, "org.freedesktop.PolicyKit1");
+  return harness_name_has_owner (h, "org.freedesktop.PolicyKit1");
 }
 
 static GPid

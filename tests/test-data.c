@@ -113,24 +113,9 @@ assert_singer_counting (const char *path, const char *key_in_message)
 typedef struct {
   Harness *h;
   const char *id;
-  const char *prop;
   const char *path;
   guint64 at_least;
 } Wait;
-
-static gboolean
-t_reached (gpointer data)
-{
-  Wait *w = data;
-  return harness_get_t (w->h, w->id, w->prop) >= w->at_least;
-}
-
-static gboolean
-wait_for_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms)
-{
-  Wait w = { .h = h, .id = id, .prop = prop, .at_least = at_least };
-  return harness_wait_until (t_reached, &w, timeout_ms);
-}
 
 static gboolean
 size_reached (gpointer data)
@@ -294,7 +279,7 @@ test_singer_stop_start_resumes_from_bookmark (void)
   harness_write_definition (h, "tap", def);
   harness_start (h, NULL);
   sink = sink_of (h, "tap");
-  g_assert_true (wait_for_t (h, "tap", "RecordsDelivered", 40, 10000));
+  g_assert_true (harness_wait_t (h, "tap", "RecordsDelivered", 40, 10000));
   harness_source_call_ok (h, "tap", "Stop");
 
   /* The bookmark is the tap's last STATE, persisted with the sink offset. */
@@ -306,7 +291,7 @@ test_singer_stop_start_resumes_from_bookmark (void)
    * bookmark that the stopped run had delivered are cut from the sink and
    * come again, once. */
   harness_source_call_ok (h, "tap", "Start");
-  g_assert_true (wait_for_t (h, "tap", "RecordsDelivered", 200, 20000));
+  g_assert_true (harness_wait_t (h, "tap", "RecordsDelivered", 200, 20000));
   g_assert_true (harness_wait_status (h, "tap", "active", 1000));
   g_assert_true (wait_for_no_worker (h, "tap", 5000));
   g_assert_cmpuint (assert_singer_counting (sink, "record"), ==, 200);
@@ -346,7 +331,7 @@ test_singer_kill9_loop_exactly_once (void)
   g_rand_free (rand);
   g_test_message ("%u kills", kills);
   g_assert_cmpuint (kills, >=, 10);
-  g_assert_true (wait_for_t (h, "tap", "RecordsDelivered", 3000, 60000));
+  g_assert_true (harness_wait_t (h, "tap", "RecordsDelivered", 3000, 60000));
   g_assert_true (wait_for_no_worker (h, "tap", 5000));
   g_assert_cmpuint (assert_singer_counting (sink, "record"), ==, 3000);
   g_assert_cmpuint (harness_get_t (h, "tap", "RecordsDelivered"), ==, 3000);
@@ -377,7 +362,7 @@ test_singer_target (void)
   def = singer_definition (50, 10, "0", extra);
   harness_write_definition (h, "tgt", def);
   harness_start (h, NULL);
-  g_assert_true (wait_for_t (h, "tgt", "RecordsDelivered", 50, 10000));
+  g_assert_true (harness_wait_t (h, "tgt", "RecordsDelivered", 50, 10000));
   harness_wait_until (bookmark_at_50, h, 10000);
   bookmark = harness_get_s (h, "tgt", "Bookmark");
   g_assert_cmpstr (bookmark, ==, "{\"bookmarks\":{\"counter\":{\"n\":50}}}");
@@ -460,7 +445,7 @@ test_unwritable_sink_pauses_and_drops_nothing (void)
    * administrator would. */
   g_assert_no_errno (umount2 (disk, MNT_DETACH));
   harness_source_call_ok (h, "full", "Unpause");
-  g_assert_true (wait_for_t (h, "full", "RecordsDelivered", 300000, 60000));
+  g_assert_true (harness_wait_t (h, "full", "RecordsDelivered", 300000, 60000));
   g_assert_cmpuint (assert_counting (sink), ==, 300000);
   g_free (err);
   err = harness_get_s (h, "full", "LastError");
@@ -507,14 +492,14 @@ test_cron_job_at_month_end_and_skipped_while_paused (void)
   g_assert_cmpuint (harness_get_t (h, "monthly", "NextRunAt"), ==, feb1);
   g_assert_cmpuint (harness_get_t (h, "held", "NextRunAt"), ==, feb1);
   /* Two seconds later it is February: the job runs to completion. */
-  g_assert_true (wait_for_t (h, "monthly", "LastJobStartedAt", feb1, 6000));
-  g_assert_true (wait_for_t (h, "monthly", "RecordsDelivered", 5, 6000));
+  g_assert_true (harness_wait_t (h, "monthly", "LastJobStartedAt", feb1, 6000));
+  g_assert_true (harness_wait_t (h, "monthly", "RecordsDelivered", 5, 6000));
   g_assert_true (wait_for_no_worker (h, "monthly", 5000));
   g_assert_cmpuint (assert_singer_counting (sink, "record"), ==, 5);
   g_assert_cmpuint (harness_get_t (h, "monthly", "NextRunAt"), ==, mar1);
 
   /* The paused one skipped its job (not queued): next month. */
-  g_assert_true (wait_for_t (h, "held", "NextRunAt", mar1, 3000));
+  g_assert_true (harness_wait_t (h, "held", "NextRunAt", mar1, 3000));
   g_assert_cmpuint (harness_get_t (h, "held", "LastJobStartedAt"), ==, 0);
   g_assert_cmpuint (harness_get_t (h, "held", "RecordsDelivered"), ==, 0);
 
@@ -526,7 +511,7 @@ test_cron_job_at_month_end_and_skipped_while_paused (void)
   g_assert_cmpint (sd_bus_message_read (reply, "t", &started), >=, 0);
   sd_bus_message_unref (reply);
   g_assert_cmpuint (started, >, feb1);
-  g_assert_true (wait_for_t (h, "held", "RecordsDelivered", 5, 5000));
+  g_assert_true (harness_wait_t (h, "held", "RecordsDelivered", 5, 5000));
   g_assert_true (wait_for_no_worker (h, "held", 5000));
   g_autofree char *st = harness_get_s (h, "held", "Status");
   g_assert_cmpstr (st, ==, "paused");

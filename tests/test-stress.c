@@ -372,7 +372,6 @@ race_send (Race *r)
 typedef struct {
   Harness *h;
   const char *id;
-  guint64 at_least;
 } Of;
 
 static gboolean
@@ -383,17 +382,10 @@ settled (gpointer data)
   return !g_str_equal (st, "starting") && !g_str_equal (st, "stopping");
 }
 
-static gboolean
-bytes_reached (gpointer data)
-{
-  Of *o = data;
-  return harness_get_t (o->h, o->id, "BytesDelivered") >= o->at_least;
-}
-
 static void
 assert_status_matches_worker (Harness *h, const char *id)
 {
-  Of o = { h, id, 0 };
+  Of o = { h, id };
 
   g_assert_true (harness_wait_until (settled, &o, 15000));
   g_autofree char *st = harness_get_s (h, id, "Status");
@@ -549,8 +541,7 @@ test_control_first_under_load (void)
   harness_start (h, NULL);
   bus = harness_connect (h);
   /* The pipes full and the pumps busy before measuring. */
-  Of busy = { h, "busy7", 64 * 1024 * 1024 };
-  g_assert_true (harness_wait_until (bytes_reached, &busy, 60000));
+  g_assert_true (harness_wait_t (h, "busy7", "BytesDelivered", 64 * 1024 * 1024, 60000));
   for (guint i = 0; i < 60; i++)
     {
       sd_bus_error e = SD_BUS_ERROR_NULL;

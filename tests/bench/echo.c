@@ -5,17 +5,9 @@
 #include <sys/wait.h>
 
 static gboolean
-echo_owns_name (gpointer data)
+echo_owns_name (gpointer h)
 {
-  Harness *h = data;
-  sd_bus_message *reply = NULL;
-  int owned = 0;
-
-  if (sd_bus_call_method (h->client, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                          "NameHasOwner", NULL, &reply, "s", ECHO_NAME) >= 0)
-    sd_bus_message_read (reply, "b", &owned);
-  sd_bus_message_unref (reply);
-  return owned;
+  return harness_name_has_owner (h, ECHO_NAME);
 }
 
 GPid
