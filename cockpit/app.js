@@ -30,19 +30,21 @@ followTheme();
 const client = new SourcedClient();
 const messageTimers = new Map();
 
-// One action on one source, from a row or the detail view. The button (and
-// its siblings) stay busy while the call is in flight, and presses on them
-// are ignored; the outcome is shown next to it.
+// One action on one source, from a row or the detail view. The pressed
+// button stays busy while its call is in flight, and presses on it are
+// ignored; any other button of the source acts at once (see
+// SourceList.setPending). The outcome of the last call to finish is shown
+// next to it.
 async function runAction(id, action, button) {
     if (action === "details") {
         cockpit.location.go(["source", id]);
         return;
     }
-    if (list.pending.has(id))
+    if (list.isPending(id, action))
         return;
-    list.setPending(id, +1);
+    list.setPending(id, action, +1);
     if (detail.id === id)
-        detail.setBusy(true);
+        detail.setActionBusy(action, true);
     window.clearTimeout(messageTimers.get(id));
     list.setMessage(id, "");
     try {
@@ -57,9 +59,9 @@ async function runAction(id, action, button) {
         if (detail.id === id)
             detail.showError(text);
     } finally {
-        list.setPending(id, -1);
+        list.setPending(id, action, -1);
         if (detail.id === id)
-            detail.setBusy(false);
+            detail.setActionBusy(action, list.isPending(id, action));
     }
 }
 

@@ -93,6 +93,12 @@ export class DetailView {
         setBusy($("pause-at-submit"), busy);
     }
 
+    // One action's call in flight (from runAction): only its button.
+    setActionBusy(action, busy) {
+        if (this.buttons?.[action])
+            setBusy(this.buttons[action], busy);
+    }
+
     // A call of this view's own in flight (Pause at…, Remove).
     busy() {
         return isBusy($("detail-remove"));

@@ -47,7 +47,7 @@ export class SourceList {
         this.sticky = null; // ids shown under the current filter
         this.rows = new Map(); // id -> row element in the DOM
         this.messages = new Map(); // id -> {text, error}: the outcome of the last action
-        this.pending = new Map(); // id -> number of calls in flight
+        this.pending = new Map(); // id -> Map(action -> number of its calls in flight)
         this.dirty = true;
         this.frame = 0;
         this.scroller.addEventListener("scroll", () => this.schedule(false));
@@ -81,10 +81,21 @@ export class SourceList {
             this.fill(row, this.client.sources.get(id));
     }
 
-    setPending(id, delta) {
-        const n = (this.pending.get(id) || 0) + delta;
+    // Only the button whose call is in flight is busy: its siblings act at
+    // once. Pause swaps for Unpause as soon as the signal comes, often
+    // before the reply, and a keyboard user presses the button the focus
+    // moved to; a press on it must act, not be dropped because the row is
+    // still waiting. sourced applies one connection's calls in order, so
+    // the last press decides.
+    setPending(id, action, delta) {
+        const actions = this.pending.get(id) || new Map();
+        const n = (actions.get(action) || 0) + delta;
         if (n > 0)
-            this.pending.set(id, n);
+            actions.set(action, n);
+        else
+            actions.delete(action);
+        if (actions.size)
+            this.pending.set(id, actions);
         else
             this.pending.delete(id);
         const row = this.rows.get(id);
@@ -214,14 +225,18 @@ export class SourceList {
         set(c.error, props.LastError || "");
         c.error.title = props.LastError || "";
 
-        const busy = this.pending.has(props.Id);
+        const pending = this.pending.get(props.Id);
         const b = c.buttons;
         showActions(b, props);
         for (const action in b)
-            setBusy(b[action], busy && action !== "details");
+            setBusy(b[action], !!pending?.has(action));
         const msg = this.messages.get(props.Id);
         set(c.message, msg ? msg.text : "");
         c.message.classList.toggle("error", !!(msg && msg.error));
+    }
+
+    isPending(id, action) {
+        return !!this.pending.get(id)?.has(action);
     }
 
     // The ids currently shown (after filters), for "Pause all shown".

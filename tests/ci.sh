@@ -6,6 +6,7 @@
 #      browser: the Cockpit page in headless Chromium, tests/browser;
 #      desktop: the GNOME Shell extension in a headless gnome-shell,
 #      tests/desktop),
+#   1b. runs the auth suite again from a copy in a private (0700) folder,
 #   2. builds again with AddressSanitizer + UndefinedBehaviorSanitizer and
 #      runs the same suites (valgrind, host, browser and desktop aside) — a
 #      sanitizer report in sourced's log fails the test that caused it,
@@ -36,6 +37,30 @@ if setup build --prefix=/usr; then
 else
   status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: build"
 fi
+
+# The suites that run parts as another user (auth: sourcectl as nobody)
+# once more from a copy of the tree in a private folder (mode 0700, as a
+# home folder is), wherever this checkout lies: a test that reaches into
+# the build tree as nobody fails here even when CI's checkout is
+# world-readable. (The browser and desktop suites stage their files the
+# same way; see tests/browser and tests/desktop.)
+echo "=== private checkout: the auth suite from a 0700 folder"
+private=$(mktemp -d /tmp/sourced-private-XXXXXX)
+chmod 0700 "$private"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$private"
+else
+  tar --exclude='./build*' -cf - . | tar -xf - -C "$private"
+fi
+if (cd "$private" && meson setup build >/dev/null && ninja -C build daemon/sourced cli/sourcectl tests/test-auth >/dev/null); then
+  meson test -C "$private/build" --no-rebuild --print-errorlogs --suite auth || status=1
+  mkdir -p build/meson-logs
+  cp "$private/build/meson-logs/testlog.json" build/meson-logs/testlog-private.json
+  logs+=(build/meson-logs/testlog-private.json)
+else
+  status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: private checkout"
+fi
+rm -rf "$private"
 
 echo "=== build: AddressSanitizer + UndefinedBehaviorSanitizer"
 if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false; then

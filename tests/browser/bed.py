@@ -125,6 +125,22 @@ class Bed:
     def has_source(self, sid):
         return self.busctl("call", NAME, MANAGER_PATH, MANAGER, "GetSource", "s", sid, check=False).returncode == 0
 
+    def reset(self, wanted, *sourced_args):
+        """Puts the bed back in a known state before a case, so that one
+        failure shows as one failure, not as a chain: sourced running, the
+        Manager's gate open, and each source of @wanted ({id: running})
+        unpaused and started or stopped as given. Created sources stay."""
+        if not self.sourced or self.sourced.poll() is not None:
+            self.start_sourced(*sourced_args)
+        self.busctl("call", NAME, MANAGER_PATH, MANAGER, "Unpause")
+        for sid, running in wanted.items():
+            self.call(sid, "Unpause")
+            status = self.prop(sid, "Status")
+            if running and status not in ("active", "paused"):
+                self.call(sid, "Start")
+            elif not running and status != "stopped":
+                self.call(sid, "Stop")
+
     def close(self):
         self.stop_sourced()
         if self.bus and self.bus.poll() is None:
@@ -150,14 +166,15 @@ class Tap:
             for line in ("%s: %s" % (type(e).__name__, e)).splitlines():
                 print("# " + line, flush=True)
 
-    def run(self, names, fns, arg):
-        """Runs each case with @arg; the names and the functions are listed
-        apart (the names first, for a bed that cannot start), so a list one
-        item short must fail, not silently drop a case."""
+    def run(self, names, fns, arg, before=None):
+        """Runs each case with @arg, after @before(@arg) (a reset to a
+        known state, part of the case); the names and the functions are
+        listed apart (the names first, for a bed that cannot start), so a
+        list one item short must fail, not silently drop a case."""
         if len(names) != len(fns):
             raise AssertionError("%d case names for %d functions" % (len(names), len(fns)))
         for name, fn in zip(names, fns):
-            self.case(name, fn, arg)
+            self.case(name, lambda a: (before and before(a), fn(a)), arg)
 
     def skip_rest(self, names, reason):
         for name in names:

@@ -48,7 +48,11 @@ TOGGLE = IND + "._toggle"
 class Shell:
     def __init__(self, bed):
         self.bed = bed
-        pw = pwd.getpwnam(USER)
+        try:
+            pw = pwd.getpwnam(USER)
+        except KeyError:
+            raise AssertionError("there is no user '%s' to run gnome-shell as: add it (useradd --system %s)"
+                                 % (USER, USER)) from None
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         self.home = os.path.join(bed.dir, "home")
         self.runtime = os.path.join(bed.dir, "runtime")
@@ -58,7 +62,6 @@ class Shell:
         for d in (self.home, self.runtime):
             os.chown(d, self.uid, self.gid)
         os.chmod(bed.dir, 0o755)  # the bus socket, for the user
-        os.chmod(artifacts, 0o777)
         # What meson installs is what is tested: the extension comes from
         # datadir/gnome-shell/extensions of a destdir install.
         destdir = os.path.join(bed.dir, "install")
@@ -160,11 +163,16 @@ class Shell:
         return wait_for(what, lambda: self.eval(js), timeout=timeout, interval=0.1)
 
     def screenshot(self, name):
+        # The shell runs as the test user, who may not reach the build tree
+        # (a checkout in a private folder): it writes into its own HOME,
+        # and root moves the picture to the artifacts.
+        shot = os.path.join(self.home, name + ".png")
         path = os.path.join(artifacts, name + ".png")
         subprocess.run(self.as_user(["gdbus", "call", "--session", "--dest", "org.gnome.Shell.Screenshot",
                                      "--object-path", "/org/gnome/Shell/Screenshot", "--method",
-                                     "org.gnome.Shell.Screenshot.Screenshot", "false", "false", path]),
+                                     "org.gnome.Shell.Screenshot.Screenshot", "false", "false", shot]),
                        env=self.env, capture_output=True, text=True, timeout=30, check=True)
+        shutil.move(shot, path)
         return path
 
     def log_tail(self, n=30):
@@ -217,6 +225,8 @@ def t_toggle_pauses(shell):
 
 
 def t_gdbus_unpause(shell):
+    shell.bed.busctl("call", "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager", "Pause")
+    shell.wait("!%s.checked" % TOGGLE, "the toggle to go off")
     subprocess.run(["gdbus", "call", "--address", shell.bed.address, "--dest", "org.sourced.Sourced1",
                     "--object-path", "/org/sourced/Sourced1", "--method", "org.sourced.Sourced1.Manager.Unpause"],
                    check=True, capture_output=True)
@@ -358,8 +368,13 @@ def main():
         tap.done()
     fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_show,
            t_restart, t_log]
+    def known_state(shell):
+        bed.reset({"alpha": True, "beta": True, "gamma": True}, "--group=" + GROUP)
+        shell.eval("%s?.stateObj?._indicator?._toggle?.menu.close(); Main.panel.statusArea.quickSettings.menu.close(); "
+                   "return true" % EXT)
+
     try:
-        tap.run(CASES, fns, shell)
+        tap.run(CASES, fns, shell, before=known_state)
     finally:
         shell.close()
         bed.close()
