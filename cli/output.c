@@ -31,7 +31,7 @@ output_status_color (const char *status)
     return "\033[0;1;32m";
   if (g_str_equal (status, "paused") || g_str_equal (status, "starting") || g_str_equal (status, "stopping"))
     return "\033[0;1;33m";
-  if (g_str_equal (status, "failed"))
+  if (g_str_equal (status, "failed") || g_str_equal (status, "restarting"))
     return "\033[0;1;31m";
   return "\033[0;2m";
 }

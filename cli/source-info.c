@@ -15,6 +15,7 @@ source_info_free (SourceInfo *s)
   g_free (s->display_name);
   g_free (s->type);
   g_free (s->status);
+  g_free (s->sink);
   g_free (s->cron_expression);
   g_free (s->last_error);
   g_free (s->bookmark);
@@ -55,6 +56,9 @@ static const Field fields[] = {
   F ("LastRecordAt", 't', last_record_at),
   F ("NextRunAt", 't', next_run_at),
   F ("LastJobStartedAt", 't', last_job_started_at),
+  F ("NRestarts", 'u', n_restarts),
+  F ("NextRetryAt", 't', next_retry_at),
+  F ("Sink", 's', sink),
 };
 
 static int
@@ -307,6 +311,10 @@ source_info_to_json (const SourceInfo *s)
   json_builder_set_member_name (b, "last_exit_status");
   json_builder_add_int_value (b, s->last_exit_status);
   add_string_or_null (b, "last_error", s->last_error);
+  json_builder_set_member_name (b, "n_restarts");
+  json_builder_add_int_value (b, s->n_restarts);
+  add_time (b, "next_retry_at", s->next_retry_at);
+  add_string_or_null (b, "sink", s->sink);
   json_builder_set_member_name (b, "object_path");
   json_builder_add_string_value (b, s->path);
   json_builder_end_object (b);

@@ -34,6 +34,9 @@ typedef struct {
   guint64 last_record_at;
   guint64 next_run_at;
   guint64 last_job_started_at;
+  guint32 n_restarts;
+  guint64 next_retry_at;
+  char *sink;
 } SourceInfo;
 
 void source_info_free (SourceInfo *info);

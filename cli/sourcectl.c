@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "journal.h"
 #include "output.h"
+#include "pager.h"
 #include "polkit-agent.h"
 #include "source-info.h"
 
@@ -29,6 +31,7 @@ enum {
   OPT_QUIET = 1 << 2,
   OPT_AT = 1 << 3,
   OPT_CREATE = 1 << 4, /* --exec --type --frequency --cron --paused --stopped --sink --target --name */
+  OPT_LINES = 1 << 5,
 };
 
 typedef struct {
@@ -39,6 +42,8 @@ typedef struct {
   gboolean no_legend;
   gboolean quiet;
   const char *at;
+  guint lines; /* journal lines under status */
+  gboolean remote;
   const char *exec, *type, *cron, *sink, *target, *name;
   guint32 frequency;
   gboolean has_frequency, paused, stopped;
@@ -297,8 +302,20 @@ print_status (const SourceInfo *s, guint64 now)
   if (s->display_name && *s->display_name && !g_str_equal (s->display_name, s->id))
     printf (" - %s", s->display_name);
   printf ("\n");
-  printf ("          Status: %s%s%s%s\n", output_status_color (s->status), s->status, output_color_reset (),
-          s->active ? " (delivering)" : "");
+  {
+    /* As systemctl's "activating (auto-restart)": a crash loop reads as
+     * one, with the attempt and when the next comes. */
+    g_autofree char *detail = NULL;
+    if (g_str_equal (s->status, "restarting") && s->next_retry_at)
+      {
+        gint64 left = ((gint64) s->next_retry_at - (gint64) now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC;
+        detail = g_strdup_printf (" (attempt %u, next in %" G_GINT64_FORMAT " s)", s->n_restarts + 1, MAX (left, 0));
+      }
+    else if (g_str_equal (s->status, "restarting"))
+      detail = g_strdup_printf (" (attempt %u running, not delivering yet)", s->n_restarts);
+    printf ("          Status: %s%s%s%s\n", output_status_color (s->status), s->status, output_color_reset (),
+            detail ? detail : s->active ? " (delivering)" : "");
+  }
   printf ("            Type: %s\n", s->type ? s->type : "");
   printf ("        Schedule: %s\n", schedule);
   if (s->paused_at)
@@ -331,6 +348,9 @@ print_status (const SourceInfo *s, guint64 now)
       printf ("        Last job: %s\n", t);
     }
   printf ("       Last exit: %d\n", s->last_exit_status);
+  if (s->n_restarts)
+    printf ("        Restarts: %u since the last start\n", s->n_restarts);
+  printf ("            Sink: %s\n", s->sink && *s->sink ? s->sink : "(the default file)");
   if (s->last_error && *s->last_error)
     printf ("      Last error: %s\n", s->last_error);
   {
@@ -367,9 +387,18 @@ cmd_status (Ctl *ctl)
     }
   for (guint i = 0; i < infos->len; i++)
     {
+      SourceInfo *s = infos->pdata[i];
       if (i > 0)
         printf ("\n");
-      print_status (infos->pdata[i], now);
+      print_status (s, now);
+      /* The source's own journal lines, as systemctl status shows a
+       * unit's; only for the sources named (all of them would flood). */
+      if (ctl->n_args == 0)
+        continue;
+      if (ctl->remote)
+        printf ("\nJournal: not shown for a remote host; run sourcectl status there.\n");
+      else
+        journal_print_source_lines (s->id, ctl->lines);
     }
   return ret;
 }
@@ -922,7 +951,8 @@ static const Command commands[] = {
     cmd_list, "  --json        print a JSON array of source objects\n"
               "  --no-legend   no header and no summary line\n"
               "  -q, --quiet   print the ids only, one per line\n" },
-  { "status", "[ID...]", "Show the state of sources (all without ID)", 0, -1, OPT_JSON, cmd_status,
+  { "status", "[ID...]", "Show the state of sources (all without ID), with their journal lines", 0, -1,
+    OPT_JSON | OPT_LINES, cmd_status,
     "  --json        print a JSON array of source objects\n" },
   { "show", "ID...", "Show every property of sources", 1, -1, OPT_JSON, cmd_show,
     "  --json        print the properties as a JSON object (an array for several ids)\n" },
@@ -980,6 +1010,8 @@ print_help (void)
           "  -H, --host=[USER@]HOST  talk to sourced on HOST's system bus over SSH\n"
           "      --json           print JSON (reading commands; monitor: JSON lines)\n"
           "      --no-legend      no table header and summary\n"
+          "  -n, --lines=N        status: how many journal lines to show (default 10)\n"
+          "      --no-pager       do not pipe the output into a pager\n"
           "      --no-ask-password  do not ask polkit for a password (on a terminal, changing\n"
           "                       commands on the system bus may ask, as systemctl does)\n"
           "\nColours are used when standard output is a terminal and NO_COLOR is unset.\n"
@@ -1055,6 +1087,7 @@ enum {
   ARG_TARGET,
   ARG_NAME,
   ARG_NO_ASK_PASSWORD,
+  ARG_NO_PAGER,
 };
 
 int
@@ -1080,10 +1113,12 @@ main (int argc, char **argv)
     { "target", required_argument, NULL, ARG_TARGET },
     { "name", required_argument, NULL, ARG_NAME },
     { "no-ask-password", no_argument, NULL, ARG_NO_ASK_PASSWORD },
+    { "lines", required_argument, NULL, 'n' },
+    { "no-pager", no_argument, NULL, ARG_NO_PAGER },
     {},
   };
   Ctl ctl = { 0 };
-  gboolean help = FALSE, user = FALSE, system_bus = FALSE, ask_password = TRUE;
+  gboolean help = FALSE, user = FALSE, system_bus = FALSE, ask_password = TRUE, pager = TRUE;
   const char *host = NULL;
   const Command *cmd;
   int c, ret;
@@ -1091,7 +1126,8 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   output_init ();
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "hH:q", options, NULL)) >= 0)
+  ctl.lines = 10;
+  while ((c = getopt_long (argc, argv, "hH:qn:", options, NULL)) >= 0)
     {
       switch (c)
         {
@@ -1111,6 +1147,17 @@ main (int argc, char **argv)
         case ARG_TARGET: ctl.target = optarg; ctl.given |= OPT_CREATE; break;
         case ARG_NAME: ctl.name = optarg; ctl.given |= OPT_CREATE; break;
         case ARG_NO_ASK_PASSWORD: ask_password = FALSE; break;
+        case ARG_NO_PAGER: pager = FALSE; break;
+        case 'n':
+          {
+            char *end = NULL;
+            guint64 v = g_ascii_strtoull (optarg, &end, 10);
+            if (!*optarg || *end || v > 100000)
+              return usage_error ("--lines wants a number of lines from 0 to 100000, not '%s'", optarg);
+            ctl.lines = (guint) v;
+            ctl.given |= OPT_LINES;
+            break;
+          }
         case ARG_PAUSED: ctl.paused = TRUE; ctl.given |= OPT_CREATE; break;
         case ARG_STOPPED: ctl.stopped = TRUE; ctl.given |= OPT_CREATE; break;
         case ARG_FREQUENCY:
@@ -1176,6 +1223,7 @@ main (int argc, char **argv)
         return usage_error ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'", ctl.at);
     }
 
+  ctl.remote = host != NULL;
   ret = connect_bus (&ctl, user, host);
   if (ret != EXIT_OK)
     return ret;
@@ -1186,9 +1234,12 @@ main (int argc, char **argv)
       sd_bus_set_allow_interactive_authorization (ctl.bus, 1);
       polkit_agent_open ();
     }
+  if (pager && cmd->run == cmd_status)
+    pager_open ();
   ret = cmd->run (&ctl);
   polkit_agent_close ();
   fflush (stdout);
+  pager_close ();
   sd_bus_flush_close_unref (ctl.bus);
   return ret;
 }

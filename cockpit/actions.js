@@ -32,7 +32,7 @@ export function showInstead(showing, going) {
 // detail view alike.
 export function showActions(buttons, props) {
     const paused = !!(props.PausedAt || props.SystemPausedAt);
-    const running = ["active", "paused", "starting"].includes(props.Status);
+    const running = ["active", "paused", "starting", "restarting"].includes(props.Status);
     if (paused)
         showInstead(buttons.unpause, buttons.pause);
     else

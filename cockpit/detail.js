@@ -1,17 +1,20 @@
 /* global cockpit */
 // The detail view of one source: every property, its bookmark as JSON, a
-// chart of records per second, "Pause at…", the journal link and Remove.
+// chart of records per second, "Pause at…", its last journal lines, the
+// journal link and Remove.
 
 import { isBusy, setBusy, showActions } from "./actions.js";
-import { describeError, exactTime, relativeTime } from "./format.js";
+import { describeError, exactTime, relativeTime, retryText } from "./format.js";
+import { sourceJournal } from "./journal.js";
 import { RateSeries, drawChart, formatRate } from "./chart.js";
 
 const SAMPLE_MS = 2000;
+const JOURNAL_LINES = 10;
 const TIME_PROPS = ["PausedAt", "SystemPausedAt", "CreatedAt", "UpdatedAt", "LastRecordAt", "NextRunAt",
-    "LastJobStartedAt"];
+    "LastJobStartedAt", "NextRetryAt"];
 const ORDER = ["Id", "DisplayName", "Type", "Status", "Active", "PausedAt", "SystemPausedAt", "FrequencyMinutes",
-    "CronExpression", "NextRunAt", "LastJobStartedAt", "MainPID", "LastExitStatus", "LastError",
-    "RecordsDelivered", "BytesDelivered", "LastRecordAt", "CreatedAt", "UpdatedAt"];
+    "CronExpression", "NextRunAt", "LastJobStartedAt", "MainPID", "NRestarts", "NextRetryAt", "LastExitStatus",
+    "LastError", "Sink", "RecordsDelivered", "BytesDelivered", "LastRecordAt", "CreatedAt", "UpdatedAt"];
 
 function $(id) {
     return document.getElementById(id);
@@ -61,7 +64,45 @@ export class DetailView {
         window.clearInterval(this.timer);
         this.sample();
         this.timer = window.setInterval(() => this.sample(), SAMPLE_MS);
+        this.journalKey = null;
         this.update();
+    }
+
+    // The last lines sourced logged about this source. Read again when
+    // what they would tell changes (a restart, a new error), not on a
+    // timer: a crash loop's lines come with its restarts.
+    async loadJournal(props) {
+        const id = this.id;
+        const key = id + "\n" + props.NRestarts + "\n" + props.LastError + "\n" + props.Status;
+        if (key === this.journalKey)
+            return;
+        this.journalKey = key;
+        const list = $("detail-journal-lines");
+        const note = $("detail-journal-note");
+        let entries;
+        try {
+            entries = await sourceJournal(id, JOURNAL_LINES);
+        } catch (err) {
+            if (id !== this.id)
+                return;
+            list.replaceChildren();
+            note.textContent = "The journal cannot be read: " + (err.message || String(err));
+            note.hidden = false;
+            return;
+        }
+        if (id !== this.id)
+            return;
+        list.replaceChildren(...entries.map(e => {
+            const li = document.createElement("li");
+            li.textContent = exactTime(e.usec) + " " + e.message;
+            li.title = relativeTime(e.usec);
+            li.classList.toggle("warning", e.priority <= 4);
+            return li;
+        }));
+        note.textContent = entries.length ? ""
+            : "No journal lines for this source that you may read (sourced's lines need membership in adm " +
+              "or systemd-journal, or a session where sourced logs to the journal).";
+        note.hidden = entries.length > 0;
     }
 
     hide() {
@@ -136,7 +177,8 @@ export class DetailView {
         $("detail-title").textContent = props ? (props.DisplayName || id) : id;
         $("detail-crumb").textContent = id;
         const status = $("detail-status");
-        status.textContent = props ? props.Status : "removed";
+        const retry = props ? retryText(props) : "";
+        status.textContent = props ? props.Status + (retry ? " (" + retry + ")" : "") : "removed";
         status.dataset.status = props ? props.Status : "";
         const dl = $("detail-props");
         dl.replaceChildren();
@@ -175,6 +217,7 @@ export class DetailView {
         $("chart-caption").textContent = rate === null ? "Sampling every 2 s…"
             : "Now " + formatRate(rate) + ", " + props.RecordsDelivered + " records in all";
         showActions(this.buttons, props);
+        this.loadJournal(props);
     }
 
     async pauseAt() {

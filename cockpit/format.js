@@ -41,6 +41,19 @@ export function scheduleText(props) {
     return "continuous";
 }
 
+// A crash loop's state, under its status: "retry in 8 s" (short, for a
+// row) or "attempt 4, retry in 8 s"; while a restarted worker runs but
+// delivers nothing yet, "attempt 4 running".
+export function retryText(props, short = false, now = Date.now()) {
+    if (props.Status !== "restarting")
+        return "";
+    if (!props.NextRetryAt)
+        return "attempt " + props.NRestarts + " running";
+    const secs = Math.max(0, Math.ceil((props.NextRetryAt / 1000 - now) / 1000));
+    const retry = secs ? "retry in " + secs + " s" : "retry now";
+    return short ? retry : "attempt " + ((props.NRestarts || 0) + 1) + ", " + retry;
+}
+
 export function nextRunText(props, now = Date.now()) {
     if (!props.NextRunAt || (!props.CronExpression && !props.FrequencyMinutes))
         return "";

@@ -4,7 +4,7 @@
 // button keeps its focus while signals arrive.
 
 import { setBusy, showActions } from "./actions.js";
-import { count, exactTime, nextRunText, relativeTime, scheduleText } from "./format.js";
+import { count, exactTime, nextRunText, relativeTime, retryText, scheduleText } from "./format.js";
 
 const ROW_HEIGHT = 56; // px; sourced.css gives .rows .row the same height
 const MARGIN = 8; // rows rendered above and below the visible ones
@@ -31,7 +31,8 @@ export function matchesFilter(props, text, status) {
             return false;
     }
     if (status === "problems")
-        return props.Status === "failed" || !!props.LastError || !!props.SystemPausedAt;
+        return props.Status === "failed" || props.Status === "restarting" || !!props.LastError ||
+            !!props.SystemPausedAt;
     return !status || props.Status === status;
 }
 
@@ -182,6 +183,7 @@ export class SourceList {
         }
         cells.status.prepend(el("span", "dot"));
         cells.statusText = cells.status.appendChild(el("span", "status-text"));
+        cells.retry = cells.status.appendChild(el("span", "sub retry"));
         cells.scheduleText = cells.schedule.appendChild(el("span", "schedule-text"));
         cells.nextRun = cells.schedule.appendChild(el("span", "sub"));
         const actions = el("span", "cell actions");
@@ -214,6 +216,8 @@ export class SourceList {
         set(c.name, props.DisplayName || "");
         row.dataset.status = props.Status;
         set(c.statusText, props.Status);
+        set(c.retry, retryText(props, true));
+        c.retry.title = props.NextRetryAt ? retryText(props) + ", at " + exactTime(props.NextRetryAt) : "";
         set(c.active, props.Active ? "yes" : "no");
         const pausedAt = props.PausedAt || props.SystemPausedAt;
         set(c.paused, pausedAt ? relativeTime(pausedAt) + (props.PausedAt ? "" : " (by sourced)") : "");

@@ -41,7 +41,8 @@ estimate_source (const Source *src, char kind)
       return 1024 + path + 2 * id + strlen (source_display_name (src)) +
              (src->settings->cron_expression ? strlen (src->settings->cron_expression) : 0) +
              (src->last_error ? strlen (src->last_error) : 0) +
-             (src->control.bookmark ? strlen (src->control.bookmark) : 0);
+             (src->control.bookmark ? strlen (src->control.bookmark) : 0) +
+             (src->settings->sink ? strlen (src->settings->sink) : 0);
     }
 }
 

@@ -82,6 +82,9 @@ GETTER (get_bookmark, "s", src->control.bookmark ? src->control.bookmark : "")
 GETTER (get_next_run_at, "t", src->next_run_at)
 GETTER (get_last_job_started_at, "t", src->control.last_job_started_at)
 GETTER (get_last_exit_status, "i", src->control.last_exit_status)
+GETTER (get_n_restarts, "u", (guint32) src->n_restarts)
+GETTER (get_next_retry_at, "t", src->next_retry_at)
+GETTER (get_sink, "s", source_sink (src))
 
 /* Never called: Set is handled in source_bus_handle_set() so that its reply,
  * like every method's, waits for the group commit. sd-bus needs a setter to
@@ -314,8 +317,8 @@ gsize
 source_bus_size_bound (Source *src)
 {
   const char *strings[] = { src->id, source_display_name (src), src->settings->cron_expression, src->last_error,
-                            src->control.bookmark };
-  /* Names, signatures, fixed-size values and padding of the 20 entries
+                            src->control.bookmark, src->settings->sink };
+  /* Names, signatures, fixed-size values and padding of the 23 entries
    * take under 1 KiB; the object path is at most 3 bytes an id byte. */
   gsize size = 1024 + 3 * strlen (src->id) + 64;
 
@@ -350,6 +353,9 @@ const sd_bus_vtable source_bus_vtable[] = {
   PROP ("NextRunAt", "t", get_next_run_at),
   PROP ("LastJobStartedAt", "t", get_last_job_started_at),
   PROP ("LastExitStatus", "i", get_last_exit_status),
+  PROP ("NRestarts", "u", get_n_restarts),
+  PROP ("NextRetryAt", "t", get_next_retry_at),
+  PROP ("Sink", "s", get_sink),
   SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),

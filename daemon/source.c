@@ -69,7 +69,7 @@ source_unref (Source *src)
 const char *
 source_status_to_string (SourceStatus status)
 {
-  static const char *const names[] = { "stopped", "starting", "active", "paused", "stopping", "failed" };
+  static const char *const names[] = { "stopped", "starting", "active", "paused", "stopping", "failed", "restarting" };
   return names[status];
 }
 
@@ -100,7 +100,13 @@ source_refresh (Source *src, gboolean gate_paused)
   switch (src->run)
     {
     case SOURCE_RUN_STARTING: status = SOURCE_STATUS_STARTING; break;
-    case SOURCE_RUN_RUNNING: status = source_is_paused (src) ? SOURCE_STATUS_PAUSED : SOURCE_STATUS_ACTIVE; break;
+    case SOURCE_RUN_RUNNING:
+      /* The user's pause says more than the retry: a paused source is
+       * "paused" whether or not its worker is being restarted. */
+      status = source_is_paused (src) ? SOURCE_STATUS_PAUSED
+               : src->retrying        ? SOURCE_STATUS_RESTARTING
+                                      : SOURCE_STATUS_ACTIVE;
+      break;
     case SOURCE_RUN_STOPPING: status = SOURCE_STATUS_STOPPING; break;
     case SOURCE_RUN_FAILED: status = SOURCE_STATUS_FAILED; break;
     case SOURCE_RUN_STOPPED: default: status = SOURCE_STATUS_STOPPED; break;
@@ -217,6 +223,45 @@ source_set_next_run_at (Source *src, guint64 at)
 }
 
 void
+source_set_retrying (Source *src, gboolean retrying, guint64 next_retry_at)
+{
+  src->retrying = retrying;
+  if (src->next_retry_at != next_retry_at)
+    {
+      src->next_retry_at = next_retry_at;
+      src->changed |= SOURCE_PROP_NEXT_RETRY_AT;
+    }
+}
+
+void
+source_set_n_restarts (Source *src, guint n)
+{
+  if (src->n_restarts != n)
+    {
+      src->n_restarts = n;
+      src->changed |= SOURCE_PROP_N_RESTARTS;
+    }
+}
+
+const char *
+source_sink (const Source *src)
+{
+  return src->settings->sink ? src->settings->sink : "";
+}
+
+void
+source_log (const Source *src, GLogLevelFlags level, const char *format, ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_log_structured (G_LOG_DOMAIN, level, "SOURCE_ID", src->id, "MESSAGE", "%s: %s", src->id, text);
+}
+
+void
 source_set_bookmark (Source *src, const char *bookmark)
 {
   if (g_strcmp0 (src->control.bookmark, bookmark) != 0)
@@ -257,6 +302,8 @@ source_set_settings (Source *src, SourceSettings *settings)
     src->changed |= SOURCE_PROP_FREQUENCY_MINUTES;
   if (g_strcmp0 (old->cron_expression, settings->cron_expression) != 0)
     src->changed |= SOURCE_PROP_CRON_EXPRESSION;
+  if (g_strcmp0 (old->sink, settings->sink) != 0)
+    src->changed |= SOURCE_PROP_SINK;
   source_settings_free (old);
 }
 
@@ -297,7 +344,7 @@ source_prop_names (guint mask)
   static const char *const names[] = {
     "DisplayName", "Type", "Status", "PausedAt", "SystemPausedAt", "Active", "UpdatedAt",
     "FrequencyMinutes", "CronExpression", "LastError", "MainPID", "Bookmark", "NextRunAt",
-    "LastJobStartedAt", "LastExitStatus",
+    "LastJobStartedAt", "LastExitStatus", "NRestarts", "NextRetryAt", "Sink",
   };
   GPtrArray *out = g_ptr_array_new ();
 

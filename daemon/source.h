@@ -17,13 +17,14 @@ typedef enum {
   SOURCE_STATUS_PAUSED,
   SOURCE_STATUS_STOPPING,
   SOURCE_STATUS_FAILED,
+  SOURCE_STATUS_RESTARTING,
 } SourceStatus;
 
 /* What the supervisor is doing; Status is derived from it and the pause. */
 typedef enum {
   SOURCE_RUN_STOPPED,
   SOURCE_RUN_STARTING,
-  SOURCE_RUN_RUNNING, /* worker running, restarting, or schedule armed */
+  SOURCE_RUN_RUNNING, /* worker running or waiting to be restarted, or schedule armed */
   SOURCE_RUN_STOPPING,
   SOURCE_RUN_FAILED,
 } SourceRun;
@@ -44,6 +45,9 @@ typedef enum {
   SOURCE_PROP_NEXT_RUN_AT = 1 << 12,
   SOURCE_PROP_LAST_JOB_STARTED_AT = 1 << 13,
   SOURCE_PROP_LAST_EXIT_STATUS = 1 << 14,
+  SOURCE_PROP_N_RESTARTS = 1 << 15,
+  SOURCE_PROP_NEXT_RETRY_AT = 1 << 16,
+  SOURCE_PROP_SINK = 1 << 17,
 } SourceProp;
 
 /* The part of a source that is persisted in the store. */
@@ -105,6 +109,12 @@ typedef struct Source {
   char *last_error;    /* NULL: none */
   guint64 next_run_at;
   guint64 records_delivered, bytes_delivered, last_record_at;
+  /* systemd's auto-restart, told apart from delivering: set when a
+   * continuous worker failed, cleared once a restarted run delivers (or
+   * the source is started, stopped or paused by sourced). */
+  gboolean retrying;
+  guint n_restarts;       /* workers restarted since the last Start */
+  guint64 next_retry_at;  /* 0: no restart pending */
 
   /* Supervisor's bookkeeping (supervisor.c). */
   Worker *worker;
@@ -118,6 +128,8 @@ typedef struct Source {
   gboolean was_held;     /* paused or gated at the last refresh */
   gboolean job_running;
   guint restart_timer;
+  guint recovery_timer;  /* a restarted run's grace before it counts as recovered */
+  guint64 retry_records; /* records_delivered when that run began */
   guint schedule_timer;
   guint kill_timer;
   guint failures;
@@ -153,6 +165,15 @@ void source_set_last_error (Source *src, const char *error);
 void source_set_run (Source *src, SourceRun run);
 void source_set_settings (Source *src, SourceSettings *settings /* owned */);
 void source_set_next_run_at (Source *src, guint64 at);
+/* The restart state: whether the source is retrying a failed worker, and
+ * when it tries next (0: no retry pending). */
+void source_set_retrying (Source *src, gboolean retrying, guint64 next_retry_at);
+void source_set_n_restarts (Source *src, guint n);
+/* The sink as configured, for the Sink property: "" for the default file. */
+const char *source_sink (const Source *src);
+/* A log line about @src, with SOURCE_ID= for the journal (sourcectl status
+ * shows a source's own lines by it). */
+void source_log (const Source *src, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
 void source_set_bookmark (Source *src, const char *bookmark);
 /* The counters as they stand now become the persisted ones. */
 void source_save_counters (Source *src);

@@ -125,6 +125,7 @@ system_pause (Source *src, const char *why)
   commit_track_source (src->daemon, src);
   source_set_system_paused_at (src, now, now);
   source_set_last_error (src, why);
+  source_set_retrying (src, FALSE, 0);
   source_refresh (src, src->daemon->paused_at != 0);
   commit_schedule (src->daemon);
 }
@@ -146,6 +147,23 @@ on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *b
   commit_schedule (src->daemon);
 }
 
+/* A restarted worker that delivers, and has stayed up past its recovery
+ * grace, ends the retry: Status goes back to "active" by itself. One that
+ * prints a line and fails again never gets there, so a crash loop shows as
+ * "restarting" throughout, with one signal per change, not per attempt. */
+static void
+end_retry_if_recovered (Source *src)
+{
+  if (!src->retrying || !src->worker || src->finishing || src->recovery_timer ||
+      src->records_delivered == src->retry_records)
+    return;
+  source_log (src, G_LOG_LEVEL_MESSAGE, "worker delivers again after %u restart%s", src->n_restarts,
+              src->n_restarts == 1 ? "" : "s");
+  source_set_retrying (src, FALSE, 0);
+  source_set_last_error (src, NULL);
+  changed (src);
+}
+
 static void
 on_delivered (Source *src, guint64 records, guint64 bytes)
 {
@@ -154,7 +172,18 @@ on_delivered (Source *src, guint64 records, guint64 bytes)
     {
       src->records_delivered += records;
       src->last_record_at = sourced_now (src->daemon);
+      end_retry_if_recovered (src);
     }
+}
+
+static gboolean
+on_recovery_timeout (gpointer user_data)
+{
+  Source *src = user_data;
+
+  src->recovery_timer = 0;
+  end_retry_if_recovered (src);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -378,9 +407,10 @@ spawn_failed (Source *src, const GError *error, const char *what)
   else
     {
       g_autofree char *msg = g_strdup_printf ("Could not %s source '%s': %s", what, src->id, error->message);
-      g_warning ("%s", msg);
+      source_log (src, G_LOG_LEVEL_WARNING, "%s", msg);
       source_set_run (src, SOURCE_RUN_FAILED);
       source_set_last_error (src, msg);
+      source_set_retrying (src, FALSE, 0);
     }
   changed (src);
 }
@@ -426,8 +456,10 @@ launch_begin (Source *src, GError **error)
 {
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
+  clear_timer (&src->recovery_timer);
   src->failures = 0;
   src->gave_up = FALSE;
+  source_set_retrying (src, FALSE, 0);
 
   if (source_is_scheduled (src))
     {
@@ -603,6 +635,8 @@ supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_da
 {
   cancel_waiters (src, &src->stop_waiters, "Stop", "Start");
   add_waiter (&src->start_waiters, done, user_data);
+  /* systemd's NRestarts counts from the last start. */
+  source_set_n_restarts (src, 0);
 
   if (src->queued)
     return; /* launched with the queue */
@@ -625,7 +659,9 @@ supervisor_stop (Sourced *d, Source *src, SupervisorDone done, gpointer user_dat
 {
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
+  clear_timer (&src->recovery_timer);
   source_set_next_run_at (src, 0);
+  source_set_retrying (src, FALSE, 0);
 
   src->restart_pending = FALSE;
   src->queued = FALSE; /* left in the queue; skipped when its turn comes */
@@ -722,6 +758,22 @@ on_restart_timeout (gpointer user_data)
     return G_SOURCE_REMOVE;
   if (!spawn_worker (src, &error))
     spawn_failed (src, error, "restart");
+  else
+    {
+      source_set_n_restarts (src, src->n_restarts + 1);
+      if (src->retrying)
+        {
+          /* No retry is pending while the new worker runs; it counts as
+           * recovered once it delivers after staying up for RestartSec
+           * (at least 1 s). */
+          source_set_retrying (src, TRUE, 0);
+          src->retry_records = src->records_delivered;
+          src->recovery_timer = g_timeout_add_full (
+            G_PRIORITY_DEFAULT,
+            sourced_timeout_ms (src->daemon, (guint64) MAX (src->settings->restart_sec, 1u) * G_USEC_PER_SEC),
+            on_recovery_timeout, source_ref (src), (GDestroyNotify) source_unref);
+        }
+    }
   changed (src);
   update_flow (src);
   return G_SOURCE_REMOVE;
@@ -811,14 +863,17 @@ handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran
 {
   guint64 delay;
 
+  clear_timer (&src->recovery_timer);
   if (clean)
     {
       /* A continuous worker that is done (a tap at the end of its sync)
-       * runs again after RestartSec; that is no failure. */
+       * runs again after RestartSec; that is no failure, and the source
+       * stays "active" in between. */
       src->failures = 0;
       delay = src->settings->restart_sec;
-      g_message ("%s: worker %s; running it again in %" G_GUINT64_FORMAT " s", src->id, how, delay);
+      source_log (src, G_LOG_LEVEL_MESSAGE, "worker %s; running it again in %" G_GUINT64_FORMAT " s", how, delay);
       source_set_last_error (src, NULL);
+      source_set_retrying (src, FALSE, 0);
     }
   else
     {
@@ -832,7 +887,7 @@ handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran
                                                   last_line[0] ? ": " : "", last_line);
           /* Stitch's system pause: the daemon pauses the source itself and
            * says why; Unpause or Start clears it and tries again. */
-          g_warning ("%s: %s; pausing the source", src->id, msg);
+          source_log (src, G_LOG_LEVEL_WARNING, "%s; pausing the source", msg);
           src->gave_up = TRUE;
           system_pause (src, msg);
           return;
@@ -841,8 +896,10 @@ handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran
       guint shift = MIN (src->failures - 1, 16u);
       delay = MIN ((guint64) src->settings->restart_sec << shift, (guint64) BACKOFF_MAX_SEC);
       g_autofree char *msg = g_strdup_printf ("%s%s%s", how, last_line[0] ? ": " : "", last_line);
-      g_message ("%s: worker %s; restarting in %" G_GUINT64_FORMAT " s", src->id, msg, delay);
+      source_log (src, G_LOG_LEVEL_WARNING, "worker %s; restarting in %" G_GUINT64_FORMAT " s (attempt %u)", msg,
+                  delay, src->n_restarts + 1);
       source_set_last_error (src, msg);
+      source_set_retrying (src, TRUE, sourced_now (src->daemon) + delay * G_USEC_PER_SEC);
     }
   src->restart_timer = g_timeout_add_full (G_PRIORITY_DEFAULT, sourced_timeout_ms (src->daemon, delay * G_USEC_PER_SEC),
                                            on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
@@ -996,6 +1053,7 @@ stop_one (gpointer key, gpointer value, gpointer user_data)
 
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
+  clear_timer (&src->recovery_timer);
   if (src->worker)
     {
       supervisor_barrier_add (b);

@@ -185,7 +185,8 @@ test_status_and_show (void)
   const char *props[] = { "Id=shop", "DisplayName=Shopify", "Type=exec", "Status=active", "PausedAt=",
                           "SystemPausedAt=", "Active=yes", "CreatedAt=2", "UpdatedAt=2", "FrequencyMinutes=0",
                           "CronExpression=", "LastError=", "MainPID=", "RecordsDelivered=0", "BytesDelivered=0",
-                          "LastRecordAt=", "Bookmark=", "NextRunAt=", "LastJobStartedAt=", "LastExitStatus=0" };
+                          "LastRecordAt=", "Bookmark=", "NextRunAt=", "LastJobStartedAt=", "LastExitStatus=0",
+                          "NRestarts=0", "NextRetryAt=", "Sink=" };
   g_auto (GStrv) lines = g_strsplit (show.out, "\n", -1);
   g_assert_cmpuint (g_strv_length (lines), ==, G_N_ELEMENTS (props) + 1);
   for (guint i = 0; i < G_N_ELEMENTS (props); i++)
@@ -600,10 +601,67 @@ test_globs (void)
   }
 }
 
+/* A crash loop reads as one, as systemctl status shows auto-restart; the
+ * journal is read by SOURCE_ID=, and where it has nothing (no journald
+ * here, or nothing of this source) one line says so. */
+static void
+test_status_restarting (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  harness_write_definition (h, "crash", "[Source]\nExec=/bin/sh -c \"echo one; exit 1\"\nRestartSec=1\nMaxFailures=0\n");
+  harness_write_definition (h, "fine", "[Source]\nExec=sleep 1000\n");
+  harness_start (h, NULL);
+  g_assert_true (harness_wait_status (h, "crash", "restarting", 1500));
+  {
+    g_auto (HarnessRun) r = run (h, "status", "crash", "--no-pager", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_nonnull (strstr (r.out, "Status: restarting (attempt "));
+    g_assert_nonnull (strstr (r.out, ", next in "));
+    g_assert_nonnull (strstr (r.out, "Last error: exited with status 1\n"));
+    g_assert_nonnull (strstr (r.out, "Sink: (the default file)\n"));
+    /* The journal part: one line, after a blank one, at the end. */
+    g_auto (GStrv) lines = g_strsplit (r.out, "\n", -1);
+    guint n = g_strv_length (lines);
+    g_assert_cmpuint (n, >=, 3);
+    g_assert_cmpstr (lines[n - 1], ==, "");
+    g_assert_true (g_str_has_prefix (lines[n - 2], "Journal: "));
+    g_assert_cmpstr (lines[n - 3], ==, "");
+  }
+  {
+    /* -n 0: no journal part. */
+    g_auto (HarnessRun) r = run (h, "status", "crash", "-n", "0", NULL);
+    g_assert_cmpint (r.status, ==, 0);
+    g_assert_null (strstr (r.out, "Journal"));
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "status", "crash", "--lines=many", NULL);
+    g_assert_cmpint (r.status, ==, 2);
+    g_assert_nonnull (strstr (r.err, "--lines wants a number"));
+  }
+  {
+    g_auto (HarnessRun) r = run (h, "list", "--no-legend", NULL);
+    g_assert_nonnull (strstr (r.out, "restarting"));
+    g_autoptr (JsonNode) all = NULL;
+    g_auto (HarnessRun) j = run (h, "list", "--json", NULL);
+    all = parse_json (j.out);
+    JsonArray *a = json_node_get_array (all);
+    JsonObject *crash = json_array_get_object_element (a, 0);
+    g_assert_cmpstr (json_object_get_string_member (crash, "id"), ==, "crash");
+    g_assert_cmpstr (json_object_get_string_member (crash, "status"), ==, "restarting");
+    g_assert_true (json_object_has_member (crash, "n_restarts"));
+    g_assert_true (json_object_has_member (crash, "next_retry_at"));
+    g_assert_true (json_object_get_null_member (crash, "sink"));
+    JsonObject *fine = json_array_get_object_element (a, 1);
+    g_assert_cmpstr (json_object_get_string_member (fine, "status"), ==, "active");
+    g_assert_true (json_object_get_null_member (fine, "next_retry_at"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/sourcectl/status-restarting", test_status_restarting);
   g_test_add_func ("/sourcectl/list", test_list);
   g_test_add_func ("/sourcectl/status-show", test_status_and_show);
   g_test_add_func ("/sourcectl/pause-unpause", test_pause_unpause);

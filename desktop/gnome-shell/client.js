@@ -16,7 +16,8 @@ const MANAGER_IFACE = 'org.sourced.Sourced1.Manager';
 const SOURCE_IFACE = 'org.sourced.Sourced1.Source';
 const PAGE = 1000;
 // The properties the panel shows; the rest of a page is dropped.
-const KEPT = ['Id', 'DisplayName', 'Status', 'PausedAt', 'SystemPausedAt', 'LastError', 'Active'];
+const KEPT = ['Id', 'DisplayName', 'Status', 'PausedAt', 'SystemPausedAt', 'LastError', 'Active', 'NRestarts',
+    'NextRetryAt'];
 
 function loadInterface(name) {
     // The interface XML is the project's introspection file, installed with

@@ -18,9 +18,10 @@ const ICON_FLOWING = 'network-transmit-receive-symbolic';
 const ICON_PAUSED = 'media-playback-pause-symbolic';
 const ICON_DOWN = 'action-unavailable-symbolic';
 
-// Problems first: failed, paused by sourced, paused; then by id.
+// Problems first: failed or restarting (a crash loop), paused by sourced,
+// paused; then by id.
 function rank(p) {
-    if (p.Status === 'failed')
+    if (p.Status === 'failed' || p.Status === 'restarting')
         return 0;
     if (p.SystemPausedAt)
         return 1;
@@ -34,6 +35,8 @@ function byProblems(a, b) {
 }
 
 function describe(p) {
+    if (p.Status === 'restarting')
+        return `restarting (attempt ${(p.NRestarts || 0) + (p.NextRetryAt ? 1 : 0)})`;
     if (p.SystemPausedAt)
         return `${p.Status}, paused by sourced`;
     return p.Status;
@@ -130,7 +133,7 @@ class SourcesToggle extends QuickMenuToggle {
             return 'sourced is not running';
         const all = [...c.sources.values()];
         const paused = all.filter(p => p.PausedAt || p.SystemPausedAt).length;
-        const failed = all.filter(p => p.Status === 'failed').length;
+        const failed = all.filter(p => p.Status === 'failed' || p.Status === 'restarting').length;
         let text = `${all.length} sources`;
         if (c.managerPausedAt)
             text += ', all paused';
@@ -205,27 +208,35 @@ class SourcesIndicator extends SystemIndicator {
         this._toggle.queueSync();
     }
 
-    // A notification when a source's LastError becomes non-empty or sourced
-    // pauses it itself; its actions unpause it or show it.
+    // A notification when a source's LastError becomes non-empty, it starts
+    // restarting, or sourced pauses it itself; its actions unpause it or
+    // show it. A crash loop notifies once, when it begins: the retries
+    // that follow (each with its own LastError) say nothing new.
     _maybeNotify(id, old, now) {
-        const newError = now.LastError && now.LastError !== old.LastError;
+        const restarting = now.Status === 'restarting' && old.Status !== 'restarting';
+        const newError = now.LastError && now.LastError !== old.LastError && now.Status !== 'restarting';
         const selfPaused = now.SystemPausedAt && !old.SystemPausedAt;
-        if (!newError && !selfPaused)
+        if (!newError && !selfPaused && !restarting)
             return;
         if (!this._notifySource) {
             this._notifySource = new MessageTray.Source('Data sources', 'dialog-warning-symbolic');
             this._notifySource.connect('destroy', () => (this._notifySource = null));
             Main.messageTray.add(this._notifySource);
         }
-        const title = selfPaused ? `${now.DisplayName || id} was paused by sourced` : `${now.DisplayName || id} failed`;
-        const body = now.LastError || 'It failed too often in a row.';
+        const name = now.DisplayName || id;
+        const title = selfPaused ? `${name} was paused by sourced`
+            : restarting ? `${name} keeps failing` : `${name} failed`;
+        const body = restarting ? `sourced retries it after: ${now.LastError || 'its worker failed'}`
+            : now.LastError || 'It failed too often in a row.';
         const n = new MessageTray.Notification(this._notifySource, title, body);
         n.sourceId = id;
         n.setUrgency(MessageTray.Urgency.HIGH);
-        n.addAction('Unpause', () => this._client.setSourcePaused(id, false, error => {
-            if (error)
-                Main.notifyError('Data sources', `Could not unpause ${id}: ${error.message}`);
-        }));
+        if (!restarting || now.PausedAt || now.SystemPausedAt) {
+            n.addAction('Unpause', () => this._client.setSourcePaused(id, false, error => {
+                if (error)
+                    Main.notifyError('Data sources', `Could not unpause ${id}: ${error.message}`);
+            }));
+        }
         n.addAction('Show', () => showSources(id));
         this._notifySource.showNotification(n);
     }

@@ -40,6 +40,7 @@ CASES = ["the menu has Data sources", "the list shows every source in id order",
          "Pause all shown acts on the filtered set only",
          "the dark theme",
          "sourced stopped: the page says so; restarted: the page follows it",
+         "a crash loop: 'restarting' with its attempt and retry time, in the problems filter and the detail view",
          "10,000 sources: first paint, scrolling and filtering"]
 
 
@@ -463,6 +464,41 @@ def t_restart(page):
     no_js_errors(page)
 
 
+def t_crash_loop(page):
+    b = page.b
+    page.bed.busctl("call", "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager",
+                    "CreateSource", "sa{sv}", "crashy", "4", "DisplayName", "s", "Crashy",
+                    "Exec", "s", "/bin/sh -c 'echo one; echo oops >&2; exit 1'", "RestartSec", "u", "2",
+                    "MaxFailures", "u", "0")
+    try:
+        b.wait(row_field("crashy", "status-text") + " === 'restarting'", what="the row to say restarting")
+        retry = b.wait("(t => t && (t.startsWith('retry ') || t.endsWith(' running')) ? t : null)(%s)"
+                       % row_field("crashy", "retry"), what="the retry time under the status")
+        title = b.js("document.querySelector('%s .retry').title" % row("crashy"))
+        assert retry.endswith(" running") or title.startswith("attempt "), (retry, title)
+        assert b.js(row_field("crashy", "active")) == "no"
+        # Restart, not Start: the source is started.
+        assert b.js("document.querySelector('%s button.restart').hidden" % row("crashy")) is False
+        color = b.js("getComputedStyle(document.querySelector('%s .status-text')).color" % row("crashy"))
+        assert color == "rgb(201, 25, 11)", "restarting is not shown as a problem: %s" % color
+        b.select("#filter-status", "problems")
+        b.wait("document.querySelector('%s')" % row("crashy"), what="crashy under 'with an error'")
+        page.shot("restarting")
+        b.click(row("crashy") + " button.details")
+        b.wait("document.getElementById('detail-status').textContent.startsWith('restarting (attempt ')",
+               what="the detail's status with the attempt")
+        assert int(b.js("document.querySelector('#detail-props dd[data-key=NRestarts]').textContent")) >= 0
+        assert b.js("document.querySelector('#detail-props dd[data-key=Sink]') !== null")
+        # No journald in this bed: the page says so in one line, no error.
+        note = b.wait("(e => e.hidden ? null : e.textContent)(document.getElementById('detail-journal-note'))",
+                      what="the journal note")
+        assert note.startswith("No journal lines for this source"), note
+        page.shot("detail-restarting")
+    finally:
+        page.bed.call("/org/sourced/Sourced1", "RemoveSource", "s", "crashy", iface="org.sourced.Sourced1.Manager")
+    no_js_errors(page)
+
+
 def t_many(page):
     bed = page.bed
     page.bed.stop_sourced()
@@ -513,11 +549,12 @@ def main():
         bed.close()
         tap.done()
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_records, t_in_flight, t_not_stoppable, t_create, t_text_only,
-           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_many]
+           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_many]
     def known_state(page):
         bed.reset(BASE)
         page.b.goto("about:blank")  # a fresh page: no filter, no dialog, the list
         page.open()
+        page.b.wait("document.querySelectorAll('.rows .row').length >= %d" % len(BASE), what="the rows drawn")
 
     try:
         tap.run(CASES, fns, page, before=known_state)
@@ -525,6 +562,8 @@ def main():
         page.close()
         bed.close()
         if tap.failed:
+            page.b.pump()
+            print("# the page's JavaScript errors: %s" % (page.b.exceptions[-5:] or "none"), flush=True)
             print("# sourced's log:\n# " + bed.log_tail(30).replace("\n", "\n# "), flush=True)
         else:
             shutil.rmtree(bed.dir, ignore_errors=True)

@@ -35,6 +35,7 @@ CASES = ["the extension is ENABLED with no JS error",
          "the menu lists the sources, problems first, and a switch pauses one",
          "more than 20 sources: the first 20, then 'and N more…'",
          "a failing source produces a notification with Unpause and Show",
+         "a crash loop is listed first as restarting, with one notification, not one per retry",
          "'and N more…' and Show open the Cockpit page, or sourcectl status in a terminal without it",
          "sourced stopped: the toggle is insensitive; restarted: it follows again",
          "the shell's log has no JS error"]
@@ -301,6 +302,28 @@ def t_notification(shell):
              and shell.bed.prop("broken", "Status") == "active", timeout=10)
 
 
+def t_crash_loop(shell):
+    shell.bed.busctl("call", "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager",
+                     "CreateSource", "sa{sv}", "aaloop", "4", "DisplayName", "s", "Loop tap",
+                     "Exec", "s", "/bin/sh -c 'echo oops >&2; exit 1'", "RestartSec", "u", "1", "MaxFailures", "u", "0")
+    try:
+        shell.wait("%s._client.sources.get('aaloop')?.Status === 'restarting'" % TOGGLE, "aaloop restarting")
+        items = menu_items(shell)
+        assert items[0][0] == "aaloop" and items[0][1].startswith("Loop tap — restarting (attempt "), items[:3]
+        # Retries go on (1 s, 2 s…); the notification came once.
+        wait_for("two restarts", lambda: shell.bed.prop("aaloop", "NRestarts") >= 2, timeout=10)
+        shell.wait("%s._client.sources.get('aaloop').NRestarts >= 2" % TOGGLE, "the restarts in the extension")
+        found = shell.eval("""const s = Main.messageTray.getSources().find(s => s.title === 'Data sources');
+            return s ? s.notifications.filter(n => n.sourceId === 'aaloop').map(n => [n.title, n.bannerBodyText,
+                n.actions.map(a => a.label)]) : []""")
+        assert len(found) == 1, found
+        assert found[0][0] == "Loop tap keeps failing" and found[0][2] == ["Show"], found
+        assert found[0][1] == "sourced retries it after: exited with status 1: oops", found
+    finally:
+        shell.eval("%s.menu.close(); return true" % TOGGLE)
+        shell.bed.call("/org/sourced/Sourced1", "RemoveSource", "s", "aaloop", iface="org.sourced.Sourced1.Manager")
+
+
 def t_show(shell):
     more = ("%s._section._getMenuItems().find(i => !i.sourceId && i.label.text.startsWith('and '))" % TOGGLE)
     show = """const s = Main.messageTray.getSources().find(s => s.title === 'Data sources');
@@ -366,7 +389,8 @@ def main():
             shell.close()
         bed.close()
         tap.done()
-    fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_show,
+    fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_crash_loop,
+           t_show,
            t_restart, t_log]
     def known_state(shell):
         bed.reset({"alpha": True, "beta": True, "gamma": True}, "--group=" + GROUP)

@@ -471,6 +471,41 @@ def cockpit_page_with_real_polkit():
 
 
 @scenario
+def crash_loop_restarting_with_its_journal():
+    """A crash loop under the real unit reads as one: Status restarting;
+    sourcectl status shows that source's journal lines only (SOURCE_ID=,
+    read with sd-journal), and so does the Cockpit detail view for an
+    administrator who may read the journal (group adm)."""
+    define("crashy", 'Exec=/bin/sh -c "echo crashy-says-$$ >&2; exit 1"\nRestartSec=1\nMaxFailures=0\n')
+    host.run("systemctl reload sourced")
+    try:
+        host.wait("crashy restarting", lambda: prop("crashy", "Status") == "restarting", timeout=15)
+        host.wait("a restart", lambda: prop("crashy", "NRestarts") >= 1, timeout=15)
+        assert prop("crashy", "Active") is False
+        out = host.out("sourcectl --system status crashy --no-pager -n 5")
+        assert "Status: restarting (attempt " in out, out
+        lines = out.rstrip("\n").split("\n\n")[-1].splitlines()
+        assert 1 <= len(lines) <= 5, out
+        assert all("crashy" in line for line in lines), "another source's line: %s" % lines
+        assert any("crashy-says-" in line for line in lines), "no worker line: %s" % lines
+        host.run("usermod -aG adm alice")
+        sys.path.insert(0, os.path.join(SRC, "tests", "browser"))
+        b = cockpit_login("alice", "alice-pw")
+        try:
+            cockpit_open_page(b, "crashy")
+            b.click('.rows .row[data-id="crashy"] button.details')
+            shown = b.wait("(l => l.length ? l.map(e => e.textContent) : null)"
+                           "([...document.querySelectorAll('#detail-journal-lines li')])",
+                           timeout=30, what="crashy's journal lines on the page")
+            assert all("crashy" in line for line in shown), shown
+            b.screenshot(os.path.join(BUILD, "tests", "artifacts", "cockpit", "host-restarting-journal.png"))
+        finally:
+            b.close()
+    finally:
+        host.run("rm -f %s/crashy.source && systemctl reload sourced" % DEFS)
+
+
+@scenario
 def ssh_remote_control():
     """sourcectl -H root@HOST reaches sourced over SSH (systemd-stdio-bridge),
     with a Host entry naming a port on 127.0.0.1."""
