@@ -17,6 +17,15 @@ void source_bus_emit_changes (Sourced *d, Source *src);
 void source_bus_emit_added (Sourced *d, Source *src);
 void source_bus_emit_removed (Sourced *d, Source *src);
 
+/* Called after each dispatch: notices a bus that has stopped taking our
+ * messages (a subscriber that does not read makes dbus-daemon stop reading
+ * us) and one that takes them again. While it is stalled, signals are held
+ * and coalesced per object; when it reads again, each object's last state
+ * goes out once. */
+void bus_signals_check_backlog (Sourced *d);
+/* Drops what is held (at exit). */
+void bus_signals_clear (Sourced *d);
+
 /* PropertiesChanged for one Manager property. */
 void manager_bus_emit (Sourced *d, const char *property);
 /* After the gate (Manager.PausedAt) changed and was persisted: every

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "bus-glib.h"
+#include "bus-name.h"
 #include "bus-signals.h"
 #include "auth.h"
 #include "commit.h"
@@ -35,6 +36,9 @@ static gint64 opt_max_message_size;
 static gint opt_max_sources = 1000000;
 static char *opt_group;
 static gdouble opt_rate_limit = 100;
+static gint opt_name_wait_sec = 30;
+/* At exit, what is still queued for the bus gets this long to go out. */
+#define EXIT_FLUSH_USEC (3 * G_USEC_PER_SEC)
 
 static GOptionEntry options[] = {
   { "system", 0, 0, G_OPTION_ARG_NONE, &opt_system, "Serve on the system bus (default)", NULL },
@@ -48,6 +52,8 @@ static GOptionEntry options[] = {
     "Without polkit, let members of GROUP change sources (default: sourced)", "GROUP" },
   { "rate-limit", 0, 0, G_OPTION_ARG_DOUBLE, &opt_rate_limit,
     "Changing calls a second per non-root caller, 0 for no limit (default: 100)", "N" },
+  { "name-wait", 0, 0, G_OPTION_ARG_INT, &opt_name_wait_sec,
+    "Wait up to SEC for the bus name while another sourced still holds it, 0 not to wait (default: 30)", "SEC" },
   { "verbose", 'v', 0, G_OPTION_ARG_NONE, &opt_verbose, "Log debug messages too", NULL },
   { "version", 0, 0, G_OPTION_ARG_NONE, &opt_version, "Print the version and exit", NULL },
   { NULL }
@@ -91,6 +97,7 @@ after_dispatch (gpointer user_data)
   Sourced *d = user_data;
 
   commit_flush (d);
+  bus_signals_check_backlog (d);
 }
 
 static gboolean
@@ -180,13 +187,8 @@ open_bus (Sourced *d, GError **error)
       g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot register objects: %s", g_strerror (-r));
       return r;
     }
-  r = sd_bus_request_name (d->bus, SOURCED_BUS_NAME, 0);
-  if (r < 0)
-    {
-      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_FAILED, "Cannot own the name %s: %s", SOURCED_BUS_NAME,
-                   r == -EEXIST ? "another sourced runs already" : g_strerror (-r));
-      return r;
-    }
+  if (!bus_name_acquire (d->bus, SOURCED_BUS_NAME, (guint64) opt_name_wait_sec * G_USEC_PER_SEC, error))
+    return -EEXIST;
   return 0;
 }
 
@@ -230,6 +232,11 @@ main (int argc, char **argv)
   if (opt_max_sources < 1)
     {
       fprintf (stderr, "sourced: --max-sources must be at least 1\n");
+      return 2;
+    }
+  if (opt_name_wait_sec < 0)
+    {
+      fprintf (stderr, "sourced: --name-wait must not be negative\n");
       return 2;
     }
   if (opt_rate_limit < 0)
@@ -336,17 +343,24 @@ main (int argc, char **argv)
   g_source_unref (bus_source);
   if (!commit_flush_sync (d, &error))
     g_warning ("Final commit failed: %s", error->message);
+  /* Never blocked by the bus: a subscriber that stopped reading can make
+   * dbus-daemon stop reading us, and a flush without a limit (or a
+   * release that waits for its reply) then held the old process, and the
+   * name, until systemd killed it. */
   if (d->bus)
     {
-      sd_bus_flush (d->bus);
-      sd_bus_release_name (d->bus, SOURCED_BUS_NAME);
+      guint64 left = 0;
+      if (!bus_name_release_and_flush (d->bus, SOURCED_BUS_NAME, EXIT_FLUSH_USEC, &left))
+        g_warning ("The bus took nothing for %u s; leaving %" G_GUINT64_FORMAT " messages unsent",
+                   (unsigned) (EXIT_FLUSH_USEC / G_USEC_PER_SEC), left);
     }
+  bus_signals_clear (d);
   g_message ("Stopped");
   g_clear_pointer (&d->sources, g_tree_unref);
   /* After the sources: their pumps and workers let go of their watches. */
   io_watcher_free (d->io);
   spawner_free (d->spawner);
-  sd_bus_flush_close_unref (d->bus);
+  sd_bus_close_unref (d->bus);
   store_free (d->store);
   g_main_loop_unref (d->loop);
   auth_shutdown (d);

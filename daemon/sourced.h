@@ -71,6 +71,18 @@ struct Sourced {
   gint64 launch_since; /* monotonic time the queue started filling */
   guint status_sources; /* the N STATUS= last said "Supervising N sources" of; G_MAXUINT: not said */
 
+  /* A bus that stopped reading us (bus-signals.c): signals are held, one
+   * entry per object with the union of what changed, and sent as the last
+   * state once it reads again. */
+  gboolean bus_stalled;
+  GHashTable *held_changes; /* Source* (ref) -> GUINT_TO_POINTER (SourceProp mask) */
+  guint held_manager;       /* 1: PausedAt, 2: NSources */
+  guint64 held_coalesced;   /* changes folded into the held ones */
+  guint64 backlog_last;     /* bytes the bus had not read at the last look */
+  gint64 backlog_progress;  /* monotonic time the queue last shrank (or was empty) */
+  gint64 stalled_since;
+  guint backlog_timer;
+
   Clock clock; /* the wall clock: real, or started and sped up by tests */
   guint failed_writes; /* store transactions that failed (commit.c) */
   Auth *auth;          /* who may change what (auth.c); NULL: everyone */

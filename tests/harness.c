@@ -75,7 +75,7 @@ die_with_parent (gpointer user_data)
 }
 
 static void
-start_bus (Harness *h)
+start_bus (Harness *h, const char *extra_conf)
 {
   g_autofree char *conf = g_build_filename (h->dir, "bus.conf", NULL);
   g_autofree char *sock = g_build_filename (h->dir, "bus", NULL);
@@ -90,7 +90,7 @@ start_bus (Harness *h)
     /* The system bus's limits (dbus-daemon's defaults for it). */
     "<limit name=\"max_message_size\">33554432</limit>\n"
     "<limit name=\"max_incoming_bytes\">133169152</limit>\n"
-    "</busconfig>\n", h->system_bus ? "system" : "session", sock);
+    "%s</busconfig>\n", h->system_bus ? "system" : "session", sock, extra_conf ? extra_conf : "");
   const char *argv[] = { "dbus-daemon", "--nofork", "--print-address=1", NULL, NULL };
   g_autofree char *conf_arg = g_strdup_printf ("--config-file=%s", conf);
   g_autoptr (GError) error = NULL;
@@ -129,6 +129,12 @@ harness_new (void)
 Harness *
 harness_new_full (gboolean system_bus)
 {
+  return harness_new_with_bus_conf (system_bus, NULL);
+}
+
+Harness *
+harness_new_with_bus_conf (gboolean system_bus, const char *extra_conf)
+{
   Harness *h = g_new0 (Harness, 1);
   g_autoptr (GError) error = NULL;
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -150,7 +156,7 @@ harness_new_full (gboolean system_bus)
   g_assert_cmpint (bind (h->notify_fd, (struct sockaddr *) &sa, sizeof sa), ==, 0);
 
   h->system_bus = system_bus;
-  start_bus (h);
+  start_bus (h, extra_conf);
   return h;
 }
 

@@ -33,6 +33,9 @@ typedef struct {
 Harness *harness_new (void);
 /* @system_bus: a system-type bus, and sourced started with --system on it. */
 Harness *harness_new_full (gboolean system_bus);
+/* …with @extra_conf added to the bus's configuration (other <limit>s,
+ * say; later ones win). */
+Harness *harness_new_with_bus_conf (gboolean system_bus, const char *extra_conf);
 void harness_free (Harness *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Harness, harness_free)
 

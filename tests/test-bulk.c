@@ -43,8 +43,8 @@ get_page (Harness *h, const char *after, guint32 max, char **next_after)
         }
       g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
       g_assert_cmpint (sd_bus_message_exit_container (reply), >=, 0);
-      /* Every property GetAll has (20), and the path of that very id. */
-      g_assert_cmpuint (n_props, ==, 20);
+      /* Every property GetAll has (23), and the path of that very id. */
+      g_assert_cmpuint (n_props, ==, 23);
       g_assert_nonnull (id);
       g_autofree char *expected = source_path (id);
       g_assert_cmpstr (path, ==, expected);

@@ -13,7 +13,7 @@ import sys
 LAYERS = [
     ("base: errors, time, descriptors, processes, rules, parsers, sd-bus in GLib",
      ["sourced-error", "clock", "fd-limits", "io-watch", "spawner", "sink-rules", "scheduler", "singer",
-      "bus-glib"]),
+      "bus-glib", "bus-name"]),
     ("the store and a source's settings", ["store", "settings", "definition"]),
     ("a source and its data path (the worker, the pump)", ["source", "pump", "worker"]),
     ("the daemon object: the source table, the observer", ["sourced"]),

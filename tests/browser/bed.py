@@ -3,6 +3,7 @@ with the system bus's limits standing in for the system bus, the real
 sourced on it, and helpers to look at it with busctl. Used by
 test-cockpit.py and test-gnome-shell.py."""
 
+import json
 import os
 import signal
 import socket
@@ -125,14 +126,22 @@ class Bed:
     def has_source(self, sid):
         return self.busctl("call", NAME, MANAGER_PATH, MANAGER, "GetSource", "s", sid, check=False).returncode == 0
 
-    def reset(self, wanted, *sourced_args):
+    def reset(self, wanted, *sourced_args, keep_others=True):
         """Puts the bed back in a known state before a case, so that one
         failure shows as one failure, not as a chain: sourced running, the
         Manager's gate open, and each source of @wanted ({id: running})
-        unpaused and started or stopped as given. Created sources stay."""
+        unpaused and started or stopped as given. Sources made with
+        CreateSource that are not in @wanted are removed, unless
+        @keep_others."""
         if not self.sourced or self.sourced.poll() is not None:
             self.start_sourced(*sourced_args)
         self.busctl("call", NAME, MANAGER_PATH, MANAGER, "Unpause")
+        if not keep_others:
+            out = self.busctl("--json=short", "call", NAME, MANAGER_PATH, MANAGER, "ListSources").stdout
+            for sid, _, _, _ in json.loads(out)["data"][0]:
+                if sid not in wanted:
+                    # A file-defined one answers NotSupported: it stays.
+                    self.busctl("call", NAME, MANAGER_PATH, MANAGER, "RemoveSource", "s", sid, check=False)
         for sid, running in wanted.items():
             self.call(sid, "Unpause")
             status = self.prop(sid, "Status")

@@ -551,7 +551,7 @@ def main():
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_records, t_in_flight, t_not_stoppable, t_create, t_text_only,
            t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_many]
     def known_state(page):
-        bed.reset(BASE)
+        bed.reset(BASE, keep_others=False)
         page.b.goto("about:blank")  # a fresh page: no filter, no dialog, the list
         page.open()
         page.b.wait("document.querySelectorAll('.rows .row').length >= %d" % len(BASE), what="the rows drawn")
