@@ -15,41 +15,7 @@
 #include "pager.h"
 #include "polkit-agent.h"
 #include "source-info.h"
-
-/* Exit codes, documented in --help and the README. */
-enum {
-  EXIT_OK = 0,
-  EXIT_FAIL = 1,
-  EXIT_USAGE = 2,
-  EXIT_NO_SOURCE = 4,
-  EXIT_NOT_STOPPABLE = 5,
-};
-
-enum {
-  OPT_JSON = 1 << 0,
-  OPT_NO_LEGEND = 1 << 1,
-  OPT_QUIET = 1 << 2,
-  OPT_AT = 1 << 3,
-  OPT_CREATE = 1 << 4, /* --exec --type --frequency --cron --paused --stopped --sink --target --name */
-  OPT_LINES = 1 << 5,
-};
-
-typedef struct {
-  sd_bus *bus;
-  const char *bus_name; /* "system", "user", or the host */
-  guint given;          /* OPT_* that were on the command line */
-  gboolean json;
-  gboolean no_legend;
-  gboolean quiet;
-  const char *at;
-  guint lines; /* journal lines under status */
-  gboolean remote;
-  const char *exec, *type, *cron, *sink, *target, *name;
-  guint32 frequency;
-  gboolean has_frequency, paused, stopped;
-  char **args; /* after the command */
-  int n_args;
-} Ctl;
+#include "sourcectl.h"
 
 typedef struct {
   const char *name;
@@ -68,9 +34,8 @@ static void print_command_help (const Command *cmd);
 
 /* ---- Errors --------------------------------------------------------------- */
 
-/* One line on stderr, and the exit code that goes with it. */
-static int
-report (const char *id, const sd_bus_error *error, int r)
+int
+sourcectl_report (const char *id, const sd_bus_error *error, int r)
 {
   if (error && sd_bus_error_is_set (error))
     {
@@ -162,7 +127,7 @@ collect (Ctl *ctl, int *ret)
       /* An older sourced without GetSourcesPaged: a list, then each. */
       if (!sd_bus_error_has_name (&error, SD_BUS_ERROR_UNKNOWN_METHOD))
         {
-          *ret = report (NULL, &error, r);
+          *ret = sourcectl_report (NULL, &error, r);
           sd_bus_error_free (&error);
           return NULL;
         }
@@ -170,7 +135,7 @@ collect (Ctl *ctl, int *ret)
       r = source_info_list_ids (ctl->bus, &ids, &error);
       if (r < 0)
         {
-          *ret = report (NULL, &error, r);
+          *ret = sourcectl_report (NULL, &error, r);
           sd_bus_error_free (&error);
           return NULL;
         }
@@ -187,7 +152,7 @@ collect (Ctl *ctl, int *ret)
       r = source_info_get (ctl->bus, ids->pdata[i], &info, &error);
       if (r < 0)
         {
-          int code = report (ids->pdata[i], &error, r);
+          int code = sourcectl_report (ids->pdata[i], &error, r);
           sd_bus_error_free (&error);
           if (*ret == EXIT_OK)
             *ret = code;
@@ -240,7 +205,7 @@ cmd_list (Ctl *ctl)
       int r = source_info_list_ids (ctl->bus, &ids, &error);
       if (r < 0)
         {
-          ret = report (NULL, &error, r);
+          ret = sourcectl_report (NULL, &error, r);
           sd_bus_error_free (&error);
           return ret;
         }
@@ -431,7 +396,7 @@ cmd_show (Ctl *ctl)
                                 &error, &reply, "s", SOURCED_SOURCE_IFACE);
       if (r < 0)
         {
-          int code = report (id, &error, r);
+          int code = sourcectl_report (id, &error, r);
           sd_bus_error_free (&error);
           if (ret == EXIT_OK)
             ret = code;
@@ -468,7 +433,7 @@ cmd_show (Ctl *ctl)
       if (r < 0)
         {
           json_object_unref (obj);
-          return report (id, NULL, r);
+          return sourcectl_report (id, NULL, r);
         }
       json_array_add_object_element (array, obj);
     }
@@ -521,7 +486,7 @@ call_bulk (Ctl *ctl, const char *member, char **patterns)
           ret = EXIT_NO_SOURCE;
         }
       else
-        ret = report (NULL, &error, r);
+        ret = sourcectl_report (NULL, &error, r);
       sd_bus_error_free (&error);
       return ret;
     }
@@ -531,12 +496,12 @@ call_bulk (Ctl *ctl, const char *member, char **patterns)
       if (g_str_equal (outcome, "done") || g_str_equal (outcome, "unchanged"))
         continue;
       sd_bus_error row = SD_BUS_ERROR_MAKE_CONST (outcome, message);
-      int code = report (id, &row, -EIO);
+      int code = sourcectl_report (id, &row, -EIO);
       if (ret == EXIT_OK)
         ret = code;
     }
   sd_bus_message_unref (reply);
-  return r < 0 ? report (NULL, NULL, r) : ret;
+  return r < 0 ? sourcectl_report (NULL, NULL, r) : ret;
 }
 
 /* The ids of all sources matching the patterns in ctl->args (fnmatch), in
@@ -552,7 +517,7 @@ expand (Ctl *ctl, gboolean not_running, int *ret)
 
   if (r < 0)
     {
-      *ret = report (NULL, &error, r);
+      *ret = sourcectl_report (NULL, &error, r);
       sd_bus_error_free (&error);
       return NULL;
     }
@@ -672,7 +637,7 @@ call_each (Ctl *ctl, const char *member)
         }
       if (r < 0)
         {
-          int code = report (ctl->args[i], &error, r);
+          int code = sourcectl_report (ctl->args[i], &error, r);
           if (ret == EXIT_OK)
             ret = code;
         }
@@ -703,7 +668,7 @@ call_manager (Ctl *ctl, const char *member)
 
   if (r < 0)
     {
-      int code = report (NULL, &error, r);
+      int code = sourcectl_report (NULL, &error, r);
       sd_bus_error_free (&error);
       return code;
     }
@@ -779,172 +744,12 @@ cmd_create (Ctl *ctl)
   sd_bus_message_unref (reply);
   if (r < 0)
     {
-      int code = report (id, &error, r);
+      int code = sourcectl_report (id, &error, r);
       sd_bus_error_free (&error);
       return code;
     }
   return EXIT_OK;
 }
-
-/* ---- monitor -------------------------------------------------------------- */
-
-static char *
-now_iso (void)
-{
-  return output_iso8601 ((guint64) g_get_real_time ());
-}
-
-static char *
-id_of (const char *path)
-{
-  char *id = NULL;
-
-  if (g_str_equal (path, SOURCED_MANAGER_PATH))
-    return NULL;
-  if (sd_bus_path_decode (path, SOURCED_MANAGER_PATH "/source", &id) <= 0)
-    return NULL;
-  return id;
-}
-
-static void
-emit_event (Ctl *ctl, const char *event, const char *path, JsonObject *props, const char *text)
-{
-  g_autofree char *time = now_iso ();
-  g_autofree char *id = id_of (path);
-
-  if (ctl->json)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = NULL;
-      g_autofree char *line = NULL;
-
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "time");
-      json_builder_add_string_value (b, time);
-      json_builder_set_member_name (b, "event");
-      json_builder_add_string_value (b, event);
-      json_builder_set_member_name (b, "object");
-      json_builder_add_string_value (b, id ? "source" : "manager");
-      json_builder_set_member_name (b, "id");
-      if (id)
-        json_builder_add_string_value (b, id);
-      else
-        json_builder_add_null_value (b);
-      if (props)
-        {
-          json_builder_set_member_name (b, "properties");
-          JsonNode *n = json_node_new (JSON_NODE_OBJECT);
-          json_node_set_object (n, props);
-          json_builder_add_value (b, n);
-        }
-      json_builder_end_object (b);
-      root = json_builder_get_root (b);
-      json_generator_set_root (gen, root);
-      line = json_generator_to_data (gen, NULL);
-      printf ("%s\n", line);
-    }
-  else
-    printf ("%s %s %s%s%s\n", time, id ? id : "(manager)", event, text && *text ? ": " : "", text ? text : "");
-  fflush (stdout);
-}
-
-static int
-on_properties_changed (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  Ctl *ctl = userdata;
-  g_autoptr (JsonObject) props = json_object_new ();
-  g_autoptr (GString) text = g_string_new (NULL);
-  guint64 now = (guint64) g_get_real_time ();
-  const char *iface;
-  int r;
-
-  if ((r = sd_bus_message_read (m, "s", &iface)) < 0 || !g_str_has_prefix (iface, "org.sourced.Sourced1."))
-    return 0;
-  r = sd_bus_message_enter_container (m, 'a', "{sv}");
-  while (r >= 0 && (r = sd_bus_message_enter_container (m, 'e', "sv")) > 0)
-    {
-      const char *name;
-      g_autofree char *key = NULL;
-      JsonNode *node = NULL;
-
-      if ((r = sd_bus_message_read_basic (m, 's', &name)) < 0)
-        break;
-      r = source_info_variant_to_json (m, name, &node);
-      if (r < 0)
-        break;
-      key = source_info_json_key (name);
-      if (text->len)
-        g_string_append_c (text, ' ');
-      if (JSON_NODE_HOLDS_NULL (node))
-        g_string_append_printf (text, "%s=", name);
-      else if (json_node_get_value_type (node) == G_TYPE_STRING)
-        g_string_append_printf (text, "%s=%s", name, json_node_get_string (node));
-      else if (json_node_get_value_type (node) == G_TYPE_BOOLEAN)
-        g_string_append_printf (text, "%s=%s", name, json_node_get_boolean (node) ? "yes" : "no");
-      else
-        g_string_append_printf (text, "%s=%" G_GINT64_FORMAT, name, json_node_get_int (node));
-      json_object_set_member (props, key, node);
-      r = sd_bus_message_exit_container (m);
-    }
-  (void) now;
-  if (r < 0)
-    return 0;
-  emit_event (ctl, "changed", sd_bus_message_get_path (m), props, text->str);
-  return 0;
-}
-
-static int
-on_interfaces (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
-{
-  Ctl *ctl = userdata;
-  const char *path;
-  gboolean added = g_str_equal (sd_bus_message_get_member (m), "InterfacesAdded");
-
-  if (sd_bus_message_read (m, "o", &path) < 0)
-    return 0;
-  emit_event (ctl, added ? "added" : "removed", path, NULL, NULL);
-  return 0;
-}
-
-static int
-cmd_monitor (Ctl *ctl)
-{
-  sd_bus_error error = SD_BUS_ERROR_NULL;
-  int r;
-
-  r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, NULL, "org.freedesktop.DBus.Properties",
-                           "PropertiesChanged", on_properties_changed, ctl);
-  if (r >= 0)
-    r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH,
-                             "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", on_interfaces, ctl);
-  if (r >= 0)
-    r = sd_bus_match_signal (ctl->bus, NULL, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH,
-                             "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_interfaces, ctl);
-  if (r < 0)
-    return report (NULL, &error, r);
-  /* The matches are in place: from here on, no change is missed. */
-  fprintf (stderr, "Monitoring sourced on the %s bus. Press Ctrl-C to stop.\n", ctl->bus_name);
-  for (;;)
-    {
-      r = sd_bus_process (ctl->bus, NULL);
-      if (r < 0)
-        {
-          fprintf (stderr, "sourcectl: lost the bus: %s\n", g_strerror (-r));
-          return EXIT_FAIL;
-        }
-      if (r > 0)
-        continue;
-      r = sd_bus_wait (ctl->bus, UINT64_MAX);
-      if (r < 0 && r != -EINTR)
-        {
-          fprintf (stderr, "sourcectl: lost the bus: %s\n", g_strerror (-r));
-          return EXIT_FAIL;
-        }
-    }
-}
-
-/* ---- Commands and options ------------------------------------------------- */
 
 static const Command commands[] = {
   { "list", "", "List sources: status, pause, schedule, records", 0, 0, OPT_JSON | OPT_NO_LEGEND | OPT_QUIET,
