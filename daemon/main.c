@@ -150,7 +150,7 @@ on_sighup (gpointer user_data)
 
   sd_notify (0, "RELOADING=1");
   changes = load_reload (d);
-  commit_add (d, NULL, NULL, done_sighup_reload, changes);
+  commit_add_full (d, NULL, NULL, done_sighup_reload, changes, (GDestroyNotify) load_changes_free);
   commit_schedule (d);
   sd_notify (0, "READY=1");
   return G_SOURCE_CONTINUE;

@@ -554,7 +554,8 @@ method_reload (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
   changes = load_reload (d);
-  commit_add (d, m, NULL, done_reload, changes);
+  /* done_reload owns @changes; a failed commit frees them instead. */
+  commit_add_full (d, m, NULL, done_reload, changes, (GDestroyNotify) load_changes_free);
   return 1;
 }
 
