@@ -55,7 +55,7 @@ show tail -n 2 "$run/state/sinks/counter.jsonl"
 show busctl --user call $M ListSources
 # The same through sourcectl, the project's own client.
 show build/cli/sourcectl --user list
-show build/cli/sourcectl --user status counter
+show build/cli/sourcectl --user status counter --no-pager
 show build/cli/sourcectl --user pause clock --at 2019-06-01T00:00:00Z
 show build/cli/sourcectl --user list --json
 # clock was stopped above: exit status 5, not in a stoppable state.

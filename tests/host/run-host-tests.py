@@ -601,6 +601,45 @@ def security_exposure_of_the_live_unit():
 
 # ---- Runner -----------------------------------------------------------------
 
+@scenario
+def first_install_on_a_running_host():
+    """A first install on a running host, with no user "sourced" yet: the
+    bus drops the policy's rule for a user it does not know, and sourced
+    failed "Cannot own the name …: Permission denied" until the bus was
+    reloaded. meson install's own step (tools/meson-post-install.sh) makes
+    the user and reloads the bus; then the service starts on its first
+    try."""
+    policy = "/usr/share/dbus-1/system.d/org.sourced.Sourced1.conf"
+    host.run("systemctl stop sourced.service", timeout=90)
+    host.run("rm %s && busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig"
+             % policy)
+    host.run("userdel sourced; groupdel sourced 2>/dev/null; true")
+    assert host.run("getent passwd sourced", check=False).returncode != 0
+    # The files land (the bus reads them at once, the user unknown yet).
+    host.copy_in(os.path.join(SRC, "data", "org.sourced.Sourced1.conf"), policy, 0o644)
+    host.run("busctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig")
+    # The user comes after (a package's postinst, sysusers at the next
+    # boot), and the bus keeps the configuration it read without it: the
+    # service could not own its name.
+    host.run("systemd-sysusers /usr/lib/sysusers.d/sourced.conf")
+    r = host.run("systemctl start sourced.service", check=False, timeout=90)
+    assert r.returncode != 0, "sourced started with its user unknown to the bus"
+    assert "Permission denied" in host.out("journalctl --no-pager -o cat -u sourced.service -n 20")
+    host.run("systemctl stop sourced.service; systemctl reset-failed sourced.service 2>/dev/null; true", timeout=90)
+    # meson install's last step, as it runs on a live host.
+    host.copy_in(os.path.join(SRC, "tools", "meson-post-install.sh"), "/usr/local/sbin/meson-post-install.sh", 0o755)
+    out = host.out("/usr/local/sbin/meson-post-install.sh /usr/lib/sysusers.d/sourced.conf")
+    assert "creating the system user" in out and "reloading the system bus" in out, out
+    before = int(unit("NRestarts")["NRestarts"])
+    since = host.out("date +%s.%N")
+    host.run("systemctl start sourced.service", timeout=90)
+    u = unit("ActiveState", "NRestarts", "Result")
+    assert u["ActiveState"] == "active" and int(u["NRestarts"]) == before, u
+    log = host.out("journalctl --no-pager -o cat -u sourced.service --since @%s" % since)
+    assert "Permission denied" not in log and "Ready:" in log, log
+    wait_active("ticker")
+
+
 def main():
     global host, BUILD
     if len(sys.argv) != 2:
