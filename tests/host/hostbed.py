@@ -106,6 +106,20 @@ class Host:
             failed = self.run("systemctl --failed --no-legend --plain", check=False).stdout.strip()
             print("# booted degraded; failed units: %s" % failed.replace("\n", "; "), flush=True)
 
+    def reboot(self, timeout=90):
+        """Halts the container and boots the same root again (what is on
+        its disk stays; a changed unit or alias takes effect)."""
+        if self.nspawn and self.nspawn.poll() is None:
+            self.nspawn.send_signal(signal.SIGTERM)
+            try:
+                self.nspawn.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.nspawn.pid, signal.SIGKILL)
+                self.nspawn.wait(timeout=15)
+        self.nspawn = None
+        self.leader = None
+        self.boot(timeout)
+
     def _find_leader(self):
         ppid = str(self.nspawn.pid)
         for pid in os.listdir("/proc"):

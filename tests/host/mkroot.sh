@@ -36,6 +36,9 @@ ListenAddress 127.0.0.1
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 CONF
+# The first boot runs dbus-daemon, Debian's default; the suite switches to
+# dbus-broker itself for its second boot (reboot_on_dbus_broker).
+rm -f "$root.tmp/etc/systemd/system/dbus.service" "$root.tmp/etc/systemd/user/dbus.service"
 chroot "$root.tmp" systemctl mask console-getty.service getty@.service systemd-timesyncd.service \
   apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1 || true
 touch "$root.tmp/.sourced-host-complete"
