@@ -637,20 +637,29 @@ typedef struct {
   const char *id;
   const char *prop;
   guint64 at_least;
-} TReached;
+  char type; /* 't' or 'u' */
+} Reached;
 
 static gboolean
-t_reached (gpointer data)
+reached (gpointer data)
 {
-  TReached *w = data;
-  return harness_get_t (w->h, w->id, w->prop) >= w->at_least;
+  Reached *w = data;
+  guint64 v = w->type == 'u' ? harness_get_u (w->h, w->id, w->prop) : harness_get_t (w->h, w->id, w->prop);
+  return v >= w->at_least;
 }
 
 gboolean
 harness_wait_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms)
 {
-  TReached w = { h, id, prop, at_least };
-  return harness_wait_until (t_reached, &w, timeout_ms);
+  Reached w = { h, id, prop, at_least, 't' };
+  return harness_wait_until (reached, &w, timeout_ms);
+}
+
+gboolean
+harness_wait_u (Harness *h, const char *id, const char *prop, guint32 at_least, guint timeout_ms)
+{
+  Reached w = { h, id, prop, at_least, 'u' };
+  return harness_wait_until (reached, &w, timeout_ms);
 }
 
 gboolean

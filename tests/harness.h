@@ -76,6 +76,8 @@ gboolean harness_wait_status (Harness *h, const char *id, const char *status, gu
 /* Waits up to @timeout_ms for source @id's property @prop (a t) to reach
  * at least @at_least. */
 gboolean harness_wait_t (Harness *h, const char *id, const char *prop, guint64 at_least, guint timeout_ms);
+/* …for a property that is a u. */
+gboolean harness_wait_u (Harness *h, const char *id, const char *prop, guint32 at_least, guint timeout_ms);
 
 /* Waits until @cond (@data) is true, or @timeout_ms passed: FALSE then. It
  * polls, first every millisecond and then less often (at most every 20 ms),

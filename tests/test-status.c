@@ -7,27 +7,6 @@
 
 #include "harness.h"
 
-typedef struct {
-  Harness *h;
-  const char *id;
-  const char *prop;
-  guint32 at_least;
-} UReached;
-
-static gboolean
-u_reached (gpointer data)
-{
-  UReached *w = data;
-  return harness_get_u (w->h, w->id, w->prop) >= w->at_least;
-}
-
-static gboolean
-wait_u (Harness *h, const char *id, const char *prop, guint32 at_least, guint timeout_ms)
-{
-  UReached w = { h, id, prop, at_least };
-  return harness_wait_until (u_reached, &w, timeout_ms);
-}
-
 static Harness *
 start_with (const char *id, const char *definition)
 {
@@ -60,7 +39,7 @@ test_crash_loop_is_restarting (void)
    * a signal a second. */
   harness_clear_signals (h);
   guint32 before = harness_get_u (h, "crash", "NRestarts");
-  g_assert_true (wait_u (h, "crash", "NRestarts", before + 2, 8000));
+  g_assert_true (harness_wait_u (h, "crash", "NRestarts", before + 2, 8000));
   g_assert_true (harness_wait_status (h, "crash", "restarting", 100));
   guint32 after = harness_get_u (h, "crash", "NRestarts");
   g_assert_cmpuint (harness_count_changed (h, "crash", "Status"), ==, 0);
@@ -112,7 +91,7 @@ test_clean_exit_is_not_a_failure (void)
 {
   g_autoptr (Harness) h = start_with ("batch", "[Source]\nExec=/bin/sh -c 'echo done'\nRestartSec=1\n");
 
-  g_assert_true (wait_u (h, "batch", "NRestarts", 2, 5000));
+  g_assert_true (harness_wait_u (h, "batch", "NRestarts", 2, 5000));
   g_autofree char *st = harness_get_s (h, "batch", "Status");
   g_assert_cmpstr (st, ==, "active");
   g_assert_true (harness_get_b (h, "batch", "Active"));

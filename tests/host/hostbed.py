@@ -109,15 +109,7 @@ class Host:
     def reboot(self, timeout=90):
         """Halts the container and boots the same root again (what is on
         its disk stays; a changed unit or alias takes effect)."""
-        if self.nspawn and self.nspawn.poll() is None:
-            self.nspawn.send_signal(signal.SIGTERM)
-            try:
-                self.nspawn.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.nspawn.pid, signal.SIGKILL)
-                self.nspawn.wait(timeout=15)
-        self.nspawn = None
-        self.leader = None
+        self.halt()
         self.boot(timeout)
 
     def _find_leader(self):
@@ -191,17 +183,21 @@ class Host:
 
     # ---- Tearing down ---------------------------------------------------
 
-    def teardown(self):
+    def halt(self):
         if self.nspawn and self.nspawn.poll() is None:
             # SIGTERM asks PID 1 for a clean halt; a second one, or SIGKILL,
             # ends it at once.
             self.nspawn.send_signal(signal.SIGTERM)
             try:
-                self.nspawn.wait(timeout=15)
+                self.nspawn.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.nspawn.pid, signal.SIGKILL)
                 self.nspawn.wait(timeout=15)
         self.nspawn = None
+        self.leader = None
+
+    def teardown(self):
+        self.halt()
         if self.work and os.path.isdir(self.work):
             keep = os.environ.get("SOURCED_HOST_KEEP")
             if keep:
