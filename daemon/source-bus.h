@@ -23,5 +23,5 @@ void source_bus_apply_start (Sourced *d, Source *src, guint64 now);
 /* From the bus filter: Properties.Set on a source. Returns 1 if handled. */
 int source_bus_handle_set (Sourced *d, sd_bus_message *m);
 
-/* For sourced --introspect and the tests. */
+/* The interface's table: properties, methods, and what each signals. */
 extern const sd_bus_vtable source_bus_vtable[];
