@@ -128,7 +128,7 @@ on_interfaces (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 }
 
 int
-cmd_monitor (Ctl *ctl)
+verb_monitor (Ctl *ctl)
 {
   sd_bus_error error = SD_BUS_ERROR_NULL;
   int r;

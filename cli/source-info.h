@@ -7,10 +7,7 @@
 
 /* One source's properties as sourcectl reads them: one GetAll. */
 
-#define SOURCED_BUS_NAME "org.sourced.Sourced1"
-#define SOURCED_MANAGER_PATH "/org/sourced/Sourced1"
-#define SOURCED_MANAGER_IFACE "org.sourced.Sourced1.Manager"
-#define SOURCED_SOURCE_IFACE "org.sourced.Sourced1.Source"
+#include "sourced-api.h"
 
 typedef struct {
   char *path;

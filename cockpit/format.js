@@ -2,8 +2,6 @@
 // Everything here returns plain strings; callers put them in with
 // textContent, never as HTML.
 
-const ERR = "org.sourced.Sourced1.Error.";
-
 export function usecToDate(usec) {
     return usec ? new Date(Math.floor(usec / 1000)) : null;
 }
@@ -60,6 +58,30 @@ export function nextRunText(props, now = Date.now()) {
     return "next " + relativeTime(props.NextRunAt, now);
 }
 
+// The words before the daemon's message, for every error name in sourced's
+// error table (common/sourced-api.h) and the bus's own answers for it;
+// tests/arch/check-errors.py keeps this list complete.
+const ERROR_WORDS = {
+    "org.freedesktop.DBus.Error.Failed": "Failed",
+    "org.sourced.Sourced1.Error.NoSuchSource": "Source not found",
+    "org.sourced.Sourced1.Error.NotStoppable": "Not stoppable",
+    "org.sourced.Sourced1.Error.AlreadyExists": "Already exists",
+    "org.sourced.Sourced1.Error.NotSupported": "Not supported",
+    "org.sourced.Sourced1.Error.TooLarge": "Too large",
+    "org.sourced.Sourced1.Error.PersistFailed": "Not saved, nothing changed",
+    "org.freedesktop.DBus.Error.InvalidArgs": "Invalid value",
+    "org.freedesktop.DBus.Error.AccessDenied": "Not permitted",
+    "org.freedesktop.DBus.Error.UnknownObject": "No such object",
+    "org.freedesktop.DBus.Error.PropertyReadOnly": "Read-only",
+    "org.freedesktop.DBus.Error.UnknownProperty": "Unknown property",
+    "org.sourced.Sourced1.Error.Cancelled": "Overtaken by a later call",
+    "org.freedesktop.DBus.Error.LimitsExceeded": "Out of resources",
+    "org.freedesktop.DBus.Error.ServiceUnknown": "sourced is not running",
+    "org.freedesktop.DBus.Error.NameHasNoOwner": "sourced is not running",
+    "org.freedesktop.DBus.Error.NoReply": "sourced is not running",
+    "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired": "Not permitted",
+};
+
 // What went wrong, in words, from a cockpit.dbus error ({name, message})
 // or a channel problem ({problem, message}).
 export function describeError(err) {
@@ -67,37 +89,12 @@ export function describeError(err) {
         return "";
     const name = err.name || "";
     const message = err.message || String(err);
-    switch (name) {
-    case ERR + "NotStoppable":
-        return "Not stoppable: " + message;
-    case ERR + "NoSuchSource":
-        return "Source not found: " + message;
-    case ERR + "AlreadyExists":
-        return "Already exists: " + message;
-    case ERR + "NotSupported":
-        return "Not supported: " + message;
-    case ERR + "PersistFailed":
-        return "Not saved, nothing changed: " + message;
-    case ERR + "TooLarge":
-        return "Too large: " + message;
-    case ERR + "Cancelled":
-        return "Overtaken by a later call: " + message;
-    case "org.freedesktop.DBus.Error.LimitsExceeded":
-        return "Out of resources: " + message;
-    case "org.freedesktop.DBus.Error.AccessDenied":
-    case "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired":
+    // A generic failure needs no prefix: the message says it all.
+    if (ERROR_WORDS[name] && name !== "org.freedesktop.DBus.Error.Failed")
+        return ERROR_WORDS[name] + ": " + message;
+    if (err.problem === "access-denied")
         return "Not permitted: " + message;
-    case "org.freedesktop.DBus.Error.InvalidArgs":
-        return "Invalid value: " + message;
-    case "org.freedesktop.DBus.Error.ServiceUnknown":
-    case "org.freedesktop.DBus.Error.NameHasNoOwner":
-    case "org.freedesktop.DBus.Error.NoReply":
-        return "sourced is not running: " + message;
-    default:
-        if (err.problem === "access-denied")
-            return "Not permitted: " + message;
-        return message;
-    }
+    return message;
 }
 
 // Numbers with thousands separators, as people read them.

@@ -260,7 +260,7 @@ on_supervised (Sourced *d, Source *src, const GError *error, gpointer user_data)
 
   if (error)
     set_row (b, row_of (b, src),
-             sourced_error_to_dbus_name (error->domain == SOURCED_ERROR ? error->code : SOURCED_ERROR_FAILED),
+             sourced_error_dbus_name (error->domain == SOURCED_ERROR ? error->code : SOURCED_ERROR_FAILED),
              error->message);
   if (--b->pending > 0)
     return;
@@ -334,12 +334,11 @@ apply_one (Sourced *d, Bulk *b, guint i, guint64 now)
         {
           g_autofree char *msg = g_strdup_printf ("Unable to stop source '%s': not in a stoppable state", src->id);
           {
-          set_row (b, i, sourced_error_to_dbus_name (SOURCED_ERROR_NOT_STOPPABLE), msg);
+          set_row (b, i, sourced_error_dbus_name (SOURCED_ERROR_NOT_STOPPABLE), msg);
           return;
         }
         }
-      commit_track_source (d, src);
-      source_set_started (src, FALSE, now);
+      source_set_started (commit_track_source (d, src), FALSE, now);
       break;
     }
   set_row (b, i, "done", NULL);

@@ -11,36 +11,12 @@ sourced_error_quark (void)
   return g_quark_from_static_string ("sourced-error-quark");
 }
 
-static const struct {
-  SourcedError code;
-  const char *name;
-  int errnum;
-} error_map[] = {
-  { SOURCED_ERROR_FAILED, "org.freedesktop.DBus.Error.Failed", EIO },
-  { SOURCED_ERROR_NO_SUCH_SOURCE, "org.sourced.Sourced1.Error.NoSuchSource", ENOENT },
-  { SOURCED_ERROR_NOT_STOPPABLE, "org.sourced.Sourced1.Error.NotStoppable", EBUSY },
-  { SOURCED_ERROR_ALREADY_EXISTS, "org.sourced.Sourced1.Error.AlreadyExists", EEXIST },
-  { SOURCED_ERROR_NOT_SUPPORTED, "org.sourced.Sourced1.Error.NotSupported", EOPNOTSUPP },
-  { SOURCED_ERROR_TOO_LARGE, "org.sourced.Sourced1.Error.TooLarge", E2BIG },
-  { SOURCED_ERROR_PERSIST_FAILED, "org.sourced.Sourced1.Error.PersistFailed", EIO },
-  { SOURCED_ERROR_INVALID_ARGS, "org.freedesktop.DBus.Error.InvalidArgs", EINVAL },
-  { SOURCED_ERROR_ACCESS_DENIED, "org.freedesktop.DBus.Error.AccessDenied", EACCES },
-  { SOURCED_ERROR_UNKNOWN_OBJECT, "org.freedesktop.DBus.Error.UnknownObject", ENOENT },
-  { SOURCED_ERROR_PROPERTY_READ_ONLY, "org.freedesktop.DBus.Error.PropertyReadOnly", EROFS },
-  { SOURCED_ERROR_UNKNOWN_PROPERTY, "org.freedesktop.DBus.Error.UnknownProperty", ENOENT },
-  { SOURCED_ERROR_CANCELLED, "org.sourced.Sourced1.Error.Cancelled", ECANCELED },
-  { SOURCED_ERROR_LIMITS_EXCEEDED, "org.freedesktop.DBus.Error.LimitsExceeded", EMFILE },
-  { SOURCED_ERROR_SINK_UNAVAILABLE, "org.freedesktop.DBus.Error.Failed", EIO },
+/* The errno sd-bus callbacks return with each error. */
+static const int error_errnos[] = {
+#define SOURCED_ERROR_ERRNO(code, dbus_name, errnum, exit_code) [SOURCED_ERROR_##code] = errnum,
+  SOURCED_ERRORS (SOURCED_ERROR_ERRNO)
+#undef SOURCED_ERROR_ERRNO
 };
-
-const char *
-sourced_error_to_dbus_name (SourcedError code)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (error_map); i++)
-    if (error_map[i].code == code)
-      return error_map[i].name;
-  return "org.freedesktop.DBus.Error.Failed";
-}
 
 int
 sourced_error_to_bus (const GError *error, sd_bus_error *ret)
@@ -48,14 +24,11 @@ sourced_error_to_bus (const GError *error, sd_bus_error *ret)
   const char *name = "org.freedesktop.DBus.Error.Failed";
   int errnum = EIO;
 
-  if (error->domain == SOURCED_ERROR)
-    for (gsize i = 0; i < G_N_ELEMENTS (error_map); i++)
-      if (error_map[i].code == (SourcedError) error->code)
-        {
-          name = error_map[i].name;
-          errnum = error_map[i].errnum;
-          break;
-        }
+  if (error->domain == SOURCED_ERROR && error->code >= 0 && error->code < SOURCED_N_ERRORS)
+    {
+      name = sourced_error_dbus_name ((SourcedError) error->code);
+      errnum = error_errnos[error->code];
+    }
 
   sd_bus_error_set (ret, name, error->message);
   return -errnum;

@@ -4,36 +4,17 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
-/* One error domain for everything sourced reports to clients; one table maps
- * each code to its D-Bus name (see sourced-error.c), so handlers never spell
- * error names themselves. */
+#include "sourced-api.h"
+
+/* One error domain for everything sourced reports to clients, made from the
+ * one table of errors (SOURCED_ERRORS in common/sourced-api.h), so handlers
+ * never spell error names themselves. */
 #define SOURCED_ERROR (sourced_error_quark ())
 
-typedef enum {
-  SOURCED_ERROR_FAILED,
-  SOURCED_ERROR_NO_SUCH_SOURCE,
-  SOURCED_ERROR_NOT_STOPPABLE,
-  SOURCED_ERROR_ALREADY_EXISTS,
-  SOURCED_ERROR_NOT_SUPPORTED,
-  SOURCED_ERROR_TOO_LARGE,
-  SOURCED_ERROR_PERSIST_FAILED,
-  SOURCED_ERROR_INVALID_ARGS,
-  SOURCED_ERROR_ACCESS_DENIED,
-  SOURCED_ERROR_UNKNOWN_OBJECT,
-  SOURCED_ERROR_PROPERTY_READ_ONLY,
-  SOURCED_ERROR_UNKNOWN_PROPERTY,
-  /* A Start overtaken by a later Stop, or the reverse. */
-  SOURCED_ERROR_CANCELLED,
-  /* sourced's own resources (descriptors, processes) are used up. */
-  SOURCED_ERROR_LIMITS_EXCEEDED,
-  /* A source's Sink= takes nothing (it cannot be opened, the disk is
-   * full): the source is paused, not failed. Reaches clients as Failed. */
-  SOURCED_ERROR_SINK_UNAVAILABLE,
-} SourcedError;
+
 
 GQuark sourced_error_quark (void);
 
-const char *sourced_error_to_dbus_name (SourcedError code);
 
 /* Turns a GError into an sd_bus_error at the bus edge. Errors from other
  * domains become org.freedesktop.DBus.Error.Failed with the same message.

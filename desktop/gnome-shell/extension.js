@@ -12,6 +12,7 @@ const { QuickMenuToggle, SystemIndicator } = imports.ui.quickSettings;
 const ExtensionUtils = imports.misc.extensionUtils;
 const Me = ExtensionUtils.getCurrentExtension();
 const { SourcedClient } = Me.imports.client;
+const { describeError } = Me.imports.errors;
 
 const MENU_LIMIT = 20;
 const ICON_FLOWING = 'network-transmit-receive-symbolic';
@@ -62,7 +63,7 @@ function showSources(id) {
                 Gio.AppInfoCreateFlags.NEEDS_TERMINAL).launch([], null);
         }
     } catch (e) {
-        Main.notifyError('Data sources', `Cannot show the sources: ${e.message}`);
+        Main.notifyError('Data sources', `Cannot show the sources: ${describeError(e)}`);
     }
 }
 
@@ -96,7 +97,7 @@ class SourcesToggle extends QuickMenuToggle {
         this._client.setManagerPaused(pause, error => {
             this._busy = false;
             if (error)
-                Main.notifyError('Data sources', `Could not ${pause ? 'pause' : 'unpause'} all sources: ${error.message}`);
+                Main.notifyError('Data sources', `Could not ${pause ? 'pause' : 'unpause'} all sources: ${describeError(error)}`);
             this._sync();
         });
     }
@@ -160,7 +161,7 @@ class SourcesToggle extends QuickMenuToggle {
                 c.setSourcePaused(p.Id, !state, error => {
                     it.setSensitive(true);
                     if (error) {
-                        Main.notifyError('Data sources', `Could not ${state ? 'unpause' : 'pause'} ${p.Id}: ${error.message}`);
+                        Main.notifyError('Data sources', `Could not ${state ? 'unpause' : 'pause'} ${p.Id}: ${describeError(error)}`);
                         this._rebuild();
                     }
                 });
@@ -234,7 +235,7 @@ class SourcesIndicator extends SystemIndicator {
         if (!restarting || now.PausedAt || now.SystemPausedAt) {
             n.addAction('Unpause', () => this._client.setSourcePaused(id, false, error => {
                 if (error)
-                    Main.notifyError('Data sources', `Could not unpause ${id}: ${error.message}`);
+                    Main.notifyError('Data sources', `Could not unpause ${id}: ${describeError(error)}`);
             }));
         }
         n.addAction('Show', () => showSources(id));

@@ -13,17 +13,18 @@ import sys
 LAYERS = [
     ("base: errors, time, descriptors, processes, rules, parsers, sd-bus in GLib",
      ["sourced-error", "clock", "fd-limits", "io-watch", "spawner", "sink-rules", "scheduler", "singer",
-      "bus-glib", "bus-name"]),
+      "bus-glib", "bus-name", "bus-props"]),
     ("the store and a source's settings", ["store", "settings", "definition"]),
-    ("a source and its data path (the worker, the pump)", ["source", "pump", "worker"]),
+    ("a source and its data path (the worker, the pump)", ["source", "source-props", "pump", "worker"]),
     ("the daemon object: the source table, the observer", ["sourced"]),
     ("what changes it: commit, load, supervisor, authorization", ["commit", "load", "supervisor", "auth"]),
     ("outcomes to bus signals", ["bus-signals"]),
-    ("the bus interfaces", ["source-bus", "manager-bus", "bulk-bus"]),
+    ("the bus interfaces", ["source-bus", "manager-bus", "manager-props", "bulk-bus"]),
     ("the program", ["main"]),
 ]
-# Generated or system headers that any layer may include.
-ANYWHERE = {"config"}
+# Generated headers, and the shared contract names (common/), that any
+# layer may include.
+ANYWHERE = {"config", "sourced-api"}
 
 
 def main():

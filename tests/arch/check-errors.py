@@ -1,0 +1,43 @@
+#!/usr/bin/env python3
+"""One error table (SOURCED_ERRORS and SOURCED_BUS_ERRORS in
+common/sourced-api.h) serves the daemon and sourcectl; the two JavaScript
+clients cannot include it, so this checks that the Cockpit page and the
+GNOME Shell extension have words for every name in it.
+
+Usage: check-errors.py SOURCE_ROOT   (TAP)"""
+
+import os
+import re
+import sys
+
+CLIENTS = ["cockpit/format.js", "desktop/gnome-shell/errors.js"]
+
+
+def main():
+    root = sys.argv[1]
+    with open(os.path.join(root, "common/sourced-api.h")) as fh:
+        text = fh.read()
+    names = sorted(set(re.findall(r'X \(\w+, "([\w.]+)"', text)))
+    checks = []
+    for client in CLIENTS:
+        with open(os.path.join(root, client)) as fh:
+            js = fh.read()
+        missing = [n for n in names if ('"%s"' % n) not in js and ("'%s'" % n) not in js]
+        checks.append(("%s has words for the %d error names" % (client, len(names)), missing))
+    print("1..%d" % len(checks))
+    failed = 0
+    for n, (what, missing) in enumerate(checks, 1):
+        if not names:
+            missing = ["no error names read from common/sourced-api.h"]
+        if missing:
+            failed += 1
+            print("not ok %d - %s" % (n, what))
+            for m in missing:
+                print("# missing: " + m)
+        else:
+            print("ok %d - %s" % (n, what))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
