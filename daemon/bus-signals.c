@@ -14,16 +14,6 @@
 #define STALL_USEC (2 * G_USEC_PER_SEC)
 #define BACKLOG_CHECK_MS 250
 
-char *
-source_bus_path (const char *id)
-{
-  char *path = NULL;
-
-  if (sd_bus_path_encode (SOURCED_SOURCE_PREFIX, id, &path) < 0)
-    g_error ("Out of memory");
-  return path;
-}
-
 static gboolean
 bus_ready (Sourced *d)
 {
@@ -42,7 +32,7 @@ watch_backlog (Sourced *d)
 }
 
 void
-source_bus_emit_changes (Sourced *d, Source *src)
+bus_signals_source_changed (Sourced *d, Source *src)
 {
   g_auto (GStrv) names = NULL;
   g_autofree char *path = NULL;
@@ -74,7 +64,7 @@ source_bus_emit_changes (Sourced *d, Source *src)
     }
   names = source_prop_names (src->changed);
   src->changed = 0;
-  path = source_bus_path (src->id);
+  path = sourced_source_path (src->id);
   int r = sd_bus_emit_properties_changed_strv (d->bus, path, SOURCED_SOURCE_IFACE, names);
   watch_backlog (d);
   if (r < 0)
@@ -89,7 +79,7 @@ emit_interface (Sourced *d, Source *src, gboolean added)
 
   if (!bus_ready (d))
     return;
-  path = source_bus_path (src->id);
+  path = sourced_source_path (src->id);
   r = added ? sd_bus_emit_interfaces_added (d->bus, path, SOURCED_SOURCE_IFACE, NULL)
             : sd_bus_emit_interfaces_removed (d->bus, path, SOURCED_SOURCE_IFACE, NULL);
   if (r < 0)
@@ -97,19 +87,19 @@ emit_interface (Sourced *d, Source *src, gboolean added)
 }
 
 void
-source_bus_emit_added (Sourced *d, Source *src)
+bus_signals_source_added (Sourced *d, Source *src)
 {
   emit_interface (d, src, TRUE);
 }
 
 void
-source_bus_emit_removed (Sourced *d, Source *src)
+bus_signals_source_removed (Sourced *d, Source *src)
 {
   emit_interface (d, src, FALSE);
 }
 
 void
-manager_bus_emit (Sourced *d, const char *property)
+bus_signals_manager_changed (Sourced *d, const char *property)
 {
   if (!d->bus)
     return;
@@ -134,9 +124,9 @@ send_held (Sourced *d)
   d->bus_stalled = FALSE;
   d->held_manager = 0;
   if (held_manager & 1)
-    manager_bus_emit (d, "PausedAt");
+    bus_signals_manager_changed (d, "PausedAt");
   if (held_manager & 2)
-    manager_bus_emit (d, "NSources");
+    bus_signals_manager_changed (d, "NSources");
   if (d->held_changes)
     {
       g_autoptr (GHashTable) held = g_steal_pointer (&d->held_changes);
@@ -147,7 +137,7 @@ send_held (Sourced *d)
           src->changed |= GPOINTER_TO_UINT (mask);
           if (!src->removed && !src->is_new)
             sent++;
-          source_bus_emit_changes (d, src);
+          bus_signals_source_changed (d, src);
         }
     }
   g_message ("The bus takes sourced's messages again after %.1f s: sent the last state of %u source%s "
@@ -229,21 +219,21 @@ refresh_one (gpointer key, gpointer value, gpointer user_data)
   Source *src = value;
 
   source_refresh (src, d->paused_at != 0);
-  source_bus_emit_changes (d, src);
+  bus_signals_source_changed (d, src);
   return FALSE;
 }
 
 void
-manager_bus_gate_changed (Sourced *d)
+bus_signals_gate_changed (Sourced *d)
 {
-  manager_bus_emit (d, "PausedAt");
+  bus_signals_manager_changed (d, "PausedAt");
   g_tree_foreach (d->sources, refresh_one, d);
 }
 
 static void
 on_count_changed (Sourced *d)
 {
-  manager_bus_emit (d, "NSources");
+  bus_signals_manager_changed (d, "NSources");
 }
 
 static gboolean
@@ -253,10 +243,10 @@ on_control_waiting (Sourced *d)
 }
 
 const SourcedObserver bus_signals_observer = {
-  .source_changed = source_bus_emit_changes,
-  .source_added = source_bus_emit_added,
-  .source_removed = source_bus_emit_removed,
-  .gate_changed = manager_bus_gate_changed,
+  .source_changed = bus_signals_source_changed,
+  .source_added = bus_signals_source_added,
+  .source_removed = bus_signals_source_removed,
+  .gate_changed = bus_signals_gate_changed,
   .count_changed = on_count_changed,
   .control_waiting = on_control_waiting,
 };

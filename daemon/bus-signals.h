@@ -8,14 +8,13 @@
  * when a bus message waits. main.c hands it to the daemon object. */
 extern const SourcedObserver bus_signals_observer;
 
-/* A source's object path (sd_bus_path_encode of its id). */
-char *source_bus_path (const char *id);
-
 /* Emits PropertiesChanged for what @src->changed says, once, and clears
- * it; nothing while the change waits for its commit. */
-void source_bus_emit_changes (Sourced *d, Source *src);
-void source_bus_emit_added (Sourced *d, Source *src);
-void source_bus_emit_removed (Sourced *d, Source *src);
+ * it; nothing while the change waits for its commit. The observer's
+ * source_changed, as the two below are its source_added and
+ * source_removed. */
+void bus_signals_source_changed (Sourced *d, Source *src);
+void bus_signals_source_added (Sourced *d, Source *src);
+void bus_signals_source_removed (Sourced *d, Source *src);
 
 /* Called after each dispatch: notices a bus that has stopped taking our
  * messages (a subscriber that does not read makes dbus-daemon stop reading
@@ -27,7 +26,7 @@ void bus_signals_check_backlog (Sourced *d);
 void bus_signals_clear (Sourced *d);
 
 /* PropertiesChanged for one Manager property. */
-void manager_bus_emit (Sourced *d, const char *property);
+void bus_signals_manager_changed (Sourced *d, const char *property);
 /* After the gate (Manager.PausedAt) changed and was persisted: every
  * source's Active is recomputed and announced. */
-void manager_bus_gate_changed (Sourced *d);
+void bus_signals_gate_changed (Sourced *d);

@@ -5,6 +5,8 @@
 
 #include "config.h"
 #include "auth.h"
+#include "bus-props.h"
+#include "manager-props.h"
 #include "bulk-bus.h"
 #include "commit.h"
 #include "load.h"
@@ -23,26 +25,33 @@ typedef struct {
   guint count;
 } SizeEstimate;
 
+/* What one entry of ListSources' a(ssto) takes at most, for an id of
+ * @id_len bytes: padding to the struct, the id, the status (no name is
+ * longer than 15 bytes), PausedAt with its padding, and the object path
+ * (sd_bus_path_encode turns each byte into at most 3, as "_2e"). */
+static guint64
+list_entry_bound (gsize id_len)
+{
+  return 7 + (4 + id_len + 1 + 3) + (4 + 15 + 1 + 3) + (7 + 8) + (4 + strlen (SOURCED_SOURCE_PREFIX) + 1 + 3 * id_len + 1);
+}
+
+/* GetManagedObjects lists, beside a source's own interface, the standard
+ * ones (Peer, Introspectable, Properties) with no properties: a name and an
+ * empty array each. */
+#define STANDARD_INTERFACES_SIZE 256
+
 /* An upper bound of what one source adds to a reply of the given kind. */
 static guint64
 estimate_source (const Source *src, char kind)
 {
-  guint64 id = strlen (src->id);
-  /* sd_bus_path_encode turns each byte into at most 3 ("_2e"). */
-  guint64 path = strlen (SOURCED_SOURCE_PREFIX) + 1 + 3 * id;
-
   switch (kind)
     {
-    case 'l': /* a(ssto): strings with length, NUL and padding */
-      return 8 + (id + 9) + (8 + 9) + 8 + (path + 9) + 8;
+    case 'l': /* ListSources */
+      return list_entry_bound (strlen (src->id));
     case 'i': /* <node name="..."/> in Introspect */
-      return 20 + 3 * id;
+      return 20 + 3 * strlen (src->id);
     default: /* GetManagedObjects: every property, name and value */
-      return 1024 + path + 2 * id + strlen (source_display_name (src)) +
-             (src->settings->cron_expression ? strlen (src->settings->cron_expression) : 0) +
-             (src->last_error ? strlen (src->last_error) : 0) +
-             (src->control.bookmark ? strlen (src->control.bookmark) : 0) +
-             (src->settings->sink ? strlen (src->settings->sink) : 0);
+      return STANDARD_INTERFACES_SIZE + source_bus_size_bound (src);
     }
 }
 
@@ -134,7 +143,7 @@ bus_filter (sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 static int
 append_entry (sd_bus_message *reply, Source *src)
 {
-  g_autofree char *path = source_bus_path (src->id);
+  g_autofree char *path = sourced_source_path (src->id);
   return sd_bus_message_append (reply, "(ssto)", src->id, source_status_to_string (src->status),
                                 src->control.paused_at, path);
 }
@@ -225,7 +234,7 @@ method_list_sources_paged (sd_bus_message *m, void *userdata, sd_bus_error *erro
   if (r < 0)
     return r;
   /* Keep every page under the limit whatever the caller asks for. */
-  max = MIN (max, (guint32) ((d->max_message_size - MESSAGE_OVERHEAD) / (8 + 73 + 17 + 8 + 233 + 8)));
+  max = MIN (max, (guint32) ((d->max_message_size - MESSAGE_OVERHEAD) / list_entry_bound (SOURCE_ID_MAX)));
   ListCtx c = { NULL, max, 0 };
   return reply_list (m, &c, from);
 }
@@ -265,7 +274,7 @@ method_get_sources_paged (sd_bus_message *m, void *userdata, sd_bus_error *error
       size = source_bus_size_bound (src);
       if (count == max || (count > 0 && used + size > budget))
         break;
-      g_autofree char *path = source_bus_path (src->id);
+      g_autofree char *path = sourced_source_path (src->id);
       if ((r = sd_bus_message_open_container (reply, 'r', "oa{sv}")) < 0 ||
           (r = sd_bus_message_append (reply, "o", path)) < 0 || (r = source_bus_append_all (reply, src)) < 0 ||
           (r = sd_bus_message_close_container (reply)) < 0)
@@ -324,7 +333,7 @@ method_get_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
 
   if (r < 0)
     return r;
-  g_autofree char *path = source_bus_path (src->id);
+  g_autofree char *path = sourced_source_path (src->id);
   return sd_bus_reply_method_return (m, "o", path);
 }
 
@@ -400,7 +409,7 @@ static void
 on_created_started (Sourced *d, Source *src, const GError *error, gpointer user_data)
 {
   g_autoptr (sd_bus_message) call = user_data;
-  g_autofree char *path = source_bus_path (src->id);
+  g_autofree char *path = sourced_source_path (src->id);
 
   /* The source exists and is persisted either way; a worker that cannot
    * run shows as Status=failed with LastError, as after any Start. */
@@ -451,12 +460,7 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
                               id, d->n_sources);
 
   src = source_new (id, g_steal_pointer (&settings), NULL);
-  src->control.created_at = now;
-  src->control.updated_at = now;
-  src->control.started = src->settings->initial_state != INITIAL_STATE_STOPPED;
-  /* Feldera: a connector can be created paused. */
-  if (src->settings->initial_state == INITIAL_STATE_PAUSED)
-    src->control.paused_at = now;
+  source_init_control (src, now);
   src->is_new = TRUE;
   sourced_insert (d, src);
   commit_track_source (d, src);
@@ -559,24 +563,23 @@ method_reload (sd_bus_message *m, void *userdata, sd_bus_error *error)
   return 1;
 }
 
-static int
-get_manager_property (sd_bus *bus, const char *path, const char *interface, const char *property,
-                      sd_bus_message *reply, void *userdata, sd_bus_error *error)
-{
-  Sourced *d = userdata;
-
-  if (g_str_equal (property, "PausedAt"))
-    return sd_bus_message_append (reply, "t", d->paused_at);
-  if (g_str_equal (property, "Version"))
-    return sd_bus_message_append (reply, "s", SOURCED_VERSION);
-  return sd_bus_message_append (reply, "u", (guint32) d->n_sources);
-}
+/* A getter per line of MANAGER_PROPERTIES (manager-props.h). */
+#define MANAGER_PROP_GETTER(bit, name, sig, kind, value)                                                         \
+  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,               \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                              \
+  {                                                                                                            \
+    const Sourced *d = userdata;                                                                               \
+    (void) d; /* Version needs none */                                                                         \
+    return sd_bus_message_append (reply, sig, (value));                                                        \
+  }
+MANAGER_PROPERTIES (MANAGER_PROP_GETTER)
+#undef MANAGER_PROP_GETTER
 
 const sd_bus_vtable manager_bus_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY ("PausedAt", "t", get_manager_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-  SD_BUS_PROPERTY ("Version", "s", get_manager_property, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  SD_BUS_PROPERTY ("NSources", "u", get_manager_property, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+#define MANAGER_PROP_VTABLE(bit, name, sig, kind, value) BUS_PROP_VTABLE_##kind (name, sig, get_##bit, NULL),
+  MANAGER_PROPERTIES (MANAGER_PROP_VTABLE)
+#undef MANAGER_PROP_VTABLE
   SD_BUS_METHOD_WITH_ARGS ("ListSources", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(ssto)", sources),
                            method_list_sources, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("ListSourcesPaged", SD_BUS_ARGS ("s", after_id, "u", max),

@@ -4,6 +4,7 @@
 #include "bus-signals.h"
 
 #include "auth.h"
+#include "bus-props.h"
 #include "commit.h"
 #include "sourced-error.h"
 #include "supervisor.h"
@@ -35,7 +36,7 @@ add_path (gpointer key, gpointer value, gpointer user_data)
   Source *src = value;
 
   if (!src->removed && !src->is_new)
-    g_ptr_array_add (user_data, source_bus_path (src->id));
+    g_ptr_array_add (user_data, sourced_source_path (src->id));
   return FALSE;
 }
 
@@ -52,39 +53,16 @@ enumerate_sources (sd_bus *bus, const char *prefix, void *userdata, char ***node
   return 1;
 }
 
-/* One getter per property: a new property gets its own line here and in
- * the vtable, and cannot fall into another's branch. */
-#define GETTER(name, sig, expr)                                                                                  \
-  static int name (sd_bus *bus, const char *path, const char *interface, const char *property,                   \
-                   sd_bus_message *reply, void *userdata, sd_bus_error *error)                                   \
+/* A getter per line of SOURCE_PROPERTIES (source-props.h). */
+#define SOURCE_PROP_GETTER(bit, name, sig, kind, value)                                                          \
+  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,               \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                              \
   {                                                                                                            \
-    Source *src = userdata;                                                                                    \
-    return sd_bus_message_append (reply, sig, (expr));                                                         \
+    const Source *src = userdata;                                                                              \
+    return sd_bus_message_append (reply, sig, (value));                                                        \
   }
-
-GETTER (get_id, "s", src->id)
-GETTER (get_display_name, "s", source_display_name (src))
-GETTER (get_type, "s", source_type_to_string (src->settings->type))
-GETTER (get_status, "s", source_status_to_string (src->status))
-GETTER (get_paused_at, "t", src->control.paused_at)
-GETTER (get_system_paused_at, "t", src->control.system_paused_at)
-GETTER (get_active, "b", (int) src->active)
-GETTER (get_created_at, "t", src->control.created_at)
-GETTER (get_updated_at, "t", src->control.updated_at)
-GETTER (get_frequency_minutes, "u", src->settings->frequency_minutes)
-GETTER (get_cron_expression, "s", src->settings->cron_expression ? src->settings->cron_expression : "")
-GETTER (get_last_error, "s", src->last_error ? src->last_error : "")
-GETTER (get_main_pid, "u", src->worker && !src->finishing ? (guint32) worker_get_pid (src->worker) : 0u)
-GETTER (get_records_delivered, "t", src->records_delivered)
-GETTER (get_bytes_delivered, "t", src->bytes_delivered)
-GETTER (get_last_record_at, "t", src->last_record_at)
-GETTER (get_bookmark, "s", src->control.bookmark ? src->control.bookmark : "")
-GETTER (get_next_run_at, "t", src->next_run_at)
-GETTER (get_last_job_started_at, "t", src->control.last_job_started_at)
-GETTER (get_last_exit_status, "i", src->control.last_exit_status)
-GETTER (get_n_restarts, "u", (guint32) src->n_restarts)
-GETTER (get_next_retry_at, "t", src->next_retry_at)
-GETTER (get_sink, "s", source_sink (src))
+SOURCE_PROPERTIES (SOURCE_PROP_GETTER)
+#undef SOURCE_PROP_GETTER
 
 /* Never called: Set is handled in source_bus_handle_set() so that its reply,
  * like every method's, waits for the group commit. sd-bus needs a setter to
@@ -101,8 +79,8 @@ source_bus_apply_paused_at (Sourced *d, Source *src, guint64 paused_at)
 {
   if (src->control.paused_at == paused_at && (paused_at != 0 || src->control.system_paused_at == 0))
     return; /* nothing changes: no write, no signal */
-  commit_track_source (d, src);
-  source_set_paused_at (src, paused_at, sourced_now (src->daemon));
+  SourceEdit e = commit_track_source (d, src);
+  source_set_paused_at (e, paused_at, sourced_now (src->daemon));
   source_refresh (src, d->paused_at != 0);
 }
 
@@ -163,12 +141,12 @@ done_stop (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data)
 void
 source_bus_apply_start (Sourced *d, Source *src, guint64 now)
 {
-  commit_track_source (d, src);
-  source_set_started (src, TRUE, now);
+  SourceEdit e = commit_track_source (d, src);
+  source_set_started (e, TRUE, now);
   /* A daemon-made pause (repeated failures) ends with an explicit Start;
    * the user's own pause stays as it is. */
   if (src->control.system_paused_at)
-    source_set_system_paused_at (src, 0, now);
+    source_set_system_paused_at (e, 0, now);
   source_refresh (src, d->paused_at != 0);
 }
 
@@ -192,8 +170,7 @@ method_stop (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (src->status == SOURCE_STATUS_STOPPED || src->status == SOURCE_STATUS_STOPPING)
     return sourced_error_set_bus (error, SOURCED_ERROR_NOT_STOPPABLE,
                               "Unable to stop source '%s': not in a stoppable state", src->id);
-  commit_track_source (src->daemon, src);
-  source_set_started (src, FALSE, sourced_now (src->daemon));
+  source_set_started (commit_track_source (src->daemon, src), FALSE, sourced_now (src->daemon));
   commit_add (src->daemon, m, src, done_stop, NULL);
   return 1;
 }
@@ -228,8 +205,7 @@ method_run_job (sd_bus_message *m, void *userdata, sd_bus_error *error)
   if (src->job_running)
     return sd_bus_reply_method_return (m, "t", src->control.last_job_started_at);
 
-  commit_track_source (src->daemon, src);
-  source_set_last_job_started_at (src, sourced_now (src->daemon));
+  source_set_last_job_started_at (commit_track_source (src->daemon, src), sourced_now (src->daemon));
   commit_add (src->daemon, m, src, done_run_job, NULL);
   return 1;
 }
@@ -313,49 +289,44 @@ source_bus_append_all (sd_bus_message *reply, Source *src)
   return r < 0 ? r : sd_bus_message_close_container (reply);
 }
 
-gsize
-source_bus_size_bound (Source *src)
+/* What a value of a property adds to an a{sv}: a string its length, NUL and
+ * alignment; anything else at most 8 bytes. */
+static gsize
+value_size_string (const char *s)
 {
-  const char *strings[] = { src->id, source_display_name (src), src->settings->cron_expression, src->last_error,
-                            src->control.bookmark, src->settings->sink };
-  /* Names, signatures, fixed-size values and padding of the 23 entries
-   * take under 1 KiB; the object path is at most 3 bytes an id byte. */
-  gsize size = 1024 + 3 * strlen (src->id) + 64;
+  return 4 + strlen (s) + 1 + 3;
+}
 
-  for (gsize i = 0; i < G_N_ELEMENTS (strings); i++)
-    size += strings[i] ? strlen (strings[i]) + 8 : 8;
+static gsize
+value_size_fixed (guint64 v)
+{
+  return 8;
+}
+
+#define VALUE_SIZE(v)                                                                                            \
+  _Generic ((v), char *: value_size_string, const char *: value_size_string, default: value_size_fixed) (v)
+
+gsize
+source_bus_size_bound (const Source *src)
+{
+  /* The object path (sd_bus_path_encode makes at most 3 bytes of each id
+   * byte), the array's length and padding. */
+  gsize size = strlen (SOURCED_SOURCE_PREFIX) + 1 + 3 * strlen (src->id) + 1 + 4 + 16;
+
+  /* Each entry: up to 7 bytes to its 8-byte boundary, the name with length
+   * and NUL, a one-letter signature (3 bytes), up to 7 bytes of padding,
+   * the value. */
+#define SOURCE_PROP_SIZE(bit, name, sig, kind, value) size += 7 + 4 + sizeof (name) + 3 + 7 + VALUE_SIZE (value);
+  SOURCE_PROPERTIES (SOURCE_PROP_SIZE)
+#undef SOURCE_PROP_SIZE
   return size;
 }
 
-#define PROP(name, sig, getter) SD_BUS_PROPERTY (name, sig, getter, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
-#define PROP_NOSIGNAL(name, sig, getter) SD_BUS_PROPERTY (name, sig, getter, 0, 0)
-
 const sd_bus_vtable source_bus_vtable[] = {
   SD_BUS_VTABLE_START (0),
-  SD_BUS_PROPERTY ("Id", "s", get_id, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-  PROP ("DisplayName", "s", get_display_name),
-  PROP ("Type", "s", get_type),
-  PROP ("Status", "s", get_status),
-  SD_BUS_WRITABLE_PROPERTY ("PausedAt", "t", get_paused_at, set_property_unused, 0,
-                            SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE | SD_BUS_VTABLE_UNPRIVILEGED),
-  PROP ("SystemPausedAt", "t", get_system_paused_at),
-  PROP ("Active", "b", get_active),
-  PROP ("CreatedAt", "t", get_created_at),
-  PROP ("UpdatedAt", "t", get_updated_at),
-  PROP ("FrequencyMinutes", "u", get_frequency_minutes),
-  PROP ("CronExpression", "s", get_cron_expression),
-  PROP ("LastError", "s", get_last_error),
-  PROP ("MainPID", "u", get_main_pid),
-  PROP_NOSIGNAL ("RecordsDelivered", "t", get_records_delivered),
-  PROP_NOSIGNAL ("BytesDelivered", "t", get_bytes_delivered),
-  PROP_NOSIGNAL ("LastRecordAt", "t", get_last_record_at),
-  PROP ("Bookmark", "s", get_bookmark),
-  PROP ("NextRunAt", "t", get_next_run_at),
-  PROP ("LastJobStartedAt", "t", get_last_job_started_at),
-  PROP ("LastExitStatus", "i", get_last_exit_status),
-  PROP ("NRestarts", "u", get_n_restarts),
-  PROP ("NextRetryAt", "t", get_next_retry_at),
-  PROP ("Sink", "s", get_sink),
+#define SOURCE_PROP_VTABLE(bit, name, sig, kind, value) BUS_PROP_VTABLE_##kind (name, sig, get_##bit, set_property_unused),
+  SOURCE_PROPERTIES (SOURCE_PROP_VTABLE)
+#undef SOURCE_PROP_VTABLE
   SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -11,8 +11,9 @@ int source_bus_register (Sourced *d);
 
 /* Appends every property of @src as an a{sv}, exactly as GetAll gives it. */
 int source_bus_append_all (sd_bus_message *reply, Source *src);
-/* An upper bound of what source_bus_append_all() adds, in bytes. */
-gsize source_bus_size_bound (Source *src);
+/* An upper bound of what source_bus_append_all() adds, in bytes, with the
+ * source's object path; computed from SOURCE_PROPERTIES. */
+gsize source_bus_size_bound (const Source *src);
 
 /* The model changes of a Pause/Unpause/PausedAt (0 unpauses) and of a
  * Start, tracked for the commit being collected; shared with the bulk

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "source.h"
 
+#include <string.h>
+
 #include "pump.h"
 
 Source *
@@ -128,6 +130,47 @@ source_refresh (Source *src, gboolean gate_paused)
     src->hooks->refresh (src, gate_paused);
 }
 
+SourceEdit
+source_edit_begin (Source *src)
+{
+  if (!src->rollback)
+    {
+      src->rollback = g_new0 (SourceControl, 1);
+      source_control_copy (src->rollback, &src->control);
+    }
+  return (SourceEdit){ src };
+}
+
+/* The source of an edit that is still open: its change is tracked. */
+static Source *
+edited (SourceEdit e)
+{
+  g_assert (e.src && e.src->rollback);
+  return e.src;
+}
+
+void
+source_init_control (Source *src, guint64 now)
+{
+  g_assert (src->daemon == NULL);
+  src->control.created_at = now;
+  src->control.updated_at = now;
+  src->control.started = src->settings->initial_state != INITIAL_STATE_STOPPED;
+  /* Feldera: a connector can be created paused. */
+  if (src->settings->initial_state == INITIAL_STATE_PAUSED)
+    src->control.paused_at = now;
+}
+
+void
+source_take_control (Source *src, SourceControl *stored)
+{
+  g_assert (src->daemon == NULL);
+  source_control_clear (&src->control);
+  src->control = *stored;
+  memset (stored, 0, sizeof *stored);
+  source_restore_counters (src);
+}
+
 static void
 touch (Source *src, guint64 now)
 {
@@ -139,8 +182,10 @@ touch (Source *src, guint64 now)
 }
 
 void
-source_set_paused_at (Source *src, guint64 paused_at, guint64 now)
+source_set_paused_at (SourceEdit e, guint64 paused_at, guint64 now)
 {
+  Source *src = edited (e);
+
   if (src->control.paused_at != paused_at)
     {
       src->control.paused_at = paused_at;
@@ -156,8 +201,10 @@ source_set_paused_at (Source *src, guint64 paused_at, guint64 now)
 }
 
 void
-source_set_system_paused_at (Source *src, guint64 at, guint64 now)
+source_set_system_paused_at (SourceEdit e, guint64 at, guint64 now)
 {
+  Source *src = edited (e);
+
   if (src->control.system_paused_at != at)
     {
       src->control.system_paused_at = at;
@@ -167,15 +214,19 @@ source_set_system_paused_at (Source *src, guint64 at, guint64 now)
 }
 
 void
-source_set_started (Source *src, gboolean started, guint64 now)
+source_set_started (SourceEdit e, gboolean started, guint64 now)
 {
+  Source *src = edited (e);
+
   src->control.started = started;
   touch (src, now);
 }
 
 void
-source_set_last_job_started_at (Source *src, guint64 at)
+source_set_last_job_started_at (SourceEdit e, guint64 at)
 {
+  Source *src = edited (e);
+
   if (src->control.last_job_started_at != at)
     {
       src->control.last_job_started_at = at;
@@ -184,8 +235,10 @@ source_set_last_job_started_at (Source *src, guint64 at)
 }
 
 void
-source_set_last_exit_status (Source *src, gint status)
+source_set_last_exit_status (SourceEdit e, gint status)
 {
+  Source *src = edited (e);
+
   if (src->control.last_exit_status != status)
     {
       src->control.last_exit_status = status;
@@ -262,8 +315,10 @@ source_log (const Source *src, GLogLevelFlags level, const char *format, ...)
 }
 
 void
-source_set_bookmark (Source *src, const char *bookmark)
+source_set_bookmark (SourceEdit e, const char *bookmark)
 {
+  Source *src = edited (e);
+
   if (g_strcmp0 (src->control.bookmark, bookmark) != 0)
     {
       g_free (src->control.bookmark);
@@ -273,11 +328,32 @@ source_set_bookmark (Source *src, const char *bookmark)
 }
 
 void
-source_save_counters (Source *src)
+source_save_counters (SourceEdit e)
 {
-  src->control.records_delivered = src->records_delivered;
-  src->control.bytes_delivered = src->bytes_delivered;
+  source_save_delivered (e, e.src->records_delivered, e.src->bytes_delivered);
+}
+
+void
+source_save_delivered (SourceEdit e, guint64 records, guint64 bytes)
+{
+  Source *src = edited (e);
+
+  src->control.records_delivered = records;
+  src->control.bytes_delivered = bytes;
   src->control.last_record_at = src->last_record_at;
+}
+
+void
+source_set_checkpoint (SourceEdit e, const char *sink_path, guint64 offset)
+{
+  Source *src = edited (e);
+
+  if (src->control.sink_path != sink_path)
+    {
+      g_free (src->control.sink_path);
+      src->control.sink_path = g_strdup (sink_path);
+    }
+  src->control.sink_offset = offset;
 }
 
 void
@@ -308,15 +384,6 @@ source_set_settings (Source *src, SourceSettings *settings)
 }
 
 void
-source_begin_change (Source *src)
-{
-  if (src->rollback)
-    return;
-  src->rollback = g_new0 (SourceControl, 1);
-  source_control_copy (src->rollback, &src->control);
-}
-
-void
 source_commit_change (Source *src)
 {
   if (!src->rollback)
@@ -342,9 +409,9 @@ GStrv
 source_prop_names (guint mask)
 {
   static const char *const names[] = {
-    "DisplayName", "Type", "Status", "PausedAt", "SystemPausedAt", "Active", "UpdatedAt",
-    "FrequencyMinutes", "CronExpression", "LastError", "MainPID", "Bookmark", "NextRunAt",
-    "LastJobStartedAt", "LastExitStatus", "NRestarts", "NextRetryAt", "Sink",
+#define SOURCE_PROP_NAME(bit, name, ...) [SOURCE_PROP_INDEX_##bit] = name,
+    SOURCE_PROPERTIES (SOURCE_PROP_NAME)
+#undef SOURCE_PROP_NAME
   };
   GPtrArray *out = g_ptr_array_new ();
 

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "settings.h"
+#include "source-props.h"
 
 /* One data source: its settings, its persisted control state, and the
  * runtime state the supervisor keeps. Mutators record which D-Bus properties
@@ -29,26 +30,22 @@ typedef enum {
   SOURCE_RUN_FAILED,
 } SourceRun;
 
+/* Each property's place in SOURCE_PROPERTIES, and its bit in
+ * Source.changed. */
 typedef enum {
-  SOURCE_PROP_DISPLAY_NAME = 1 << 0,
-  SOURCE_PROP_TYPE = 1 << 1,
-  SOURCE_PROP_STATUS = 1 << 2,
-  SOURCE_PROP_PAUSED_AT = 1 << 3,
-  SOURCE_PROP_SYSTEM_PAUSED_AT = 1 << 4,
-  SOURCE_PROP_ACTIVE = 1 << 5,
-  SOURCE_PROP_UPDATED_AT = 1 << 6,
-  SOURCE_PROP_FREQUENCY_MINUTES = 1 << 7,
-  SOURCE_PROP_CRON_EXPRESSION = 1 << 8,
-  SOURCE_PROP_LAST_ERROR = 1 << 9,
-  SOURCE_PROP_MAIN_PID = 1 << 10,
-  SOURCE_PROP_BOOKMARK = 1 << 11,
-  SOURCE_PROP_NEXT_RUN_AT = 1 << 12,
-  SOURCE_PROP_LAST_JOB_STARTED_AT = 1 << 13,
-  SOURCE_PROP_LAST_EXIT_STATUS = 1 << 14,
-  SOURCE_PROP_N_RESTARTS = 1 << 15,
-  SOURCE_PROP_NEXT_RETRY_AT = 1 << 16,
-  SOURCE_PROP_SINK = 1 << 17,
+#define SOURCE_PROP_INDEX_ENUM(bit, ...) SOURCE_PROP_INDEX_##bit,
+  SOURCE_PROPERTIES (SOURCE_PROP_INDEX_ENUM)
+#undef SOURCE_PROP_INDEX_ENUM
+  SOURCE_N_PROPS
+} SourcePropIndex;
+
+typedef enum {
+#define SOURCE_PROP_BIT_ENUM(bit, ...) SOURCE_PROP_##bit = 1u << SOURCE_PROP_INDEX_##bit,
+  SOURCE_PROPERTIES (SOURCE_PROP_BIT_ENUM)
+#undef SOURCE_PROP_BIT_ENUM
 } SourceProp;
+
+G_STATIC_ASSERT (SOURCE_N_PROPS <= 32); /* Source.changed is a guint */
 
 /* The part of a source that is persisted in the store. */
 typedef struct {
@@ -155,12 +152,40 @@ gboolean source_is_scheduled (const Source *src);
  * the Manager's gate) and marks what changed. Call after any mutation. */
 void source_refresh (Source *src, gboolean gate_paused);
 
-/* Control changes: each sets UpdatedAt and marks what changed. */
-void source_set_paused_at (Source *src, guint64 paused_at, guint64 now);
-void source_set_system_paused_at (Source *src, guint64 at, guint64 now);
-void source_set_started (Source *src, gboolean started, guint64 now);
-void source_set_last_job_started_at (Source *src, guint64 at);
-void source_set_last_exit_status (Source *src, gint status);
+/* A change of a source's persisted control state, in the commit being
+ * collected. Only commit_track_source() hands one out, after keeping what
+ * to restore if the write fails; every mutator of SourceControl wants one.
+ * So a change the commit does not know of does not compile, and one made
+ * with a stale edit fails an assertion. (source_edit_begin is for
+ * commit.c and the unit tests; tests/arch/check-control.py holds everyone
+ * else to that.) */
+typedef struct {
+  Source *src;
+} SourceEdit;
+
+SourceEdit source_edit_begin (Source *src);
+
+/* A new source's control state, before it is inserted: created now, and
+ * started or paused as InitialState says. */
+void source_init_control (Source *src, guint64 now);
+/* …or the one the store kept for it (taken over; @stored is zeroed). */
+void source_take_control (Source *src, SourceControl *stored);
+
+/* Control changes: each marks what changed; those a client makes set
+ * UpdatedAt. */
+void source_set_paused_at (SourceEdit e, guint64 paused_at, guint64 now);
+void source_set_system_paused_at (SourceEdit e, guint64 at, guint64 now);
+void source_set_started (SourceEdit e, gboolean started, guint64 now);
+void source_set_last_job_started_at (SourceEdit e, guint64 at);
+void source_set_last_exit_status (SourceEdit e, gint status);
+void source_set_bookmark (SourceEdit e, const char *bookmark);
+/* The counters as they stand now become the persisted ones… */
+void source_save_counters (SourceEdit e);
+/* …or these, as of a checkpoint (with the last record's time as now). */
+void source_save_delivered (SourceEdit e, guint64 records, guint64 bytes);
+/* A Singer file sink's checkpoint: everything up to @offset in @sink_path
+ * goes with the bookmark. */
+void source_set_checkpoint (SourceEdit e, const char *sink_path, guint64 offset);
 void source_set_last_error (Source *src, const char *error);
 void source_set_run (Source *src, SourceRun run);
 void source_set_settings (Source *src, SourceSettings *settings /* owned */);
@@ -174,16 +199,13 @@ const char *source_sink (const Source *src);
 /* A log line about @src, with SOURCE_ID= for the journal (sourcectl status
  * shows a source's own lines by it). */
 void source_log (const Source *src, GLogLevelFlags level, const char *format, ...) G_GNUC_PRINTF (3, 4);
-void source_set_bookmark (Source *src, const char *bookmark);
-/* The counters as they stand now become the persisted ones. */
-void source_save_counters (Source *src);
 /* …and back: the counters start from the persisted ones. */
 void source_restore_counters (Source *src);
 
 
-/* Rollback support: keep the committed control state before the first
- * change of a batch, restore it if the batch cannot be persisted. */
-void source_begin_change (Source *src);
+/* Rollback support: the committed control state is kept from the first
+ * change of a batch (source_edit_begin), and restored if the batch cannot
+ * be persisted. */
 void source_commit_change (Source *src);
 void source_rollback_change (Source *src, gboolean gate_paused);
 

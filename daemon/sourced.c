@@ -81,3 +81,13 @@ sourced_timeout_ms (Sourced *d, guint64 usec)
 {
   return clock_timeout_ms (&d->clock, usec);
 }
+
+char *
+sourced_source_path (const char *id)
+{
+  char *path = NULL;
+
+  if (sd_bus_path_encode (SOURCED_SOURCE_PREFIX, id, &path) < 0)
+    g_error ("Out of memory");
+  return path;
+}

@@ -4,15 +4,12 @@
 #include <glib.h>
 #include <systemd/sd-bus.h>
 
+#include "sourced-api.h"
+
 #include "clock.h"
 #include "source.h"
 #include "store.h"
 
-#define SOURCED_BUS_NAME "org.sourced.Sourced1"
-#define SOURCED_MANAGER_PATH "/org/sourced/Sourced1"
-#define SOURCED_SOURCE_PREFIX "/org/sourced/Sourced1/source"
-#define SOURCED_MANAGER_IFACE "org.sourced.Sourced1.Manager"
-#define SOURCED_SOURCE_IFACE "org.sourced.Sourced1.Source"
 /* dbus-daemon's default max_message_size on the system bus. */
 #define SOURCED_DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)
 
@@ -107,3 +104,7 @@ gboolean sourced_control_waiting (Sourced *d);
  * milliseconds a timer waits for @usec of it. */
 guint64 sourced_now (Sourced *d);
 guint sourced_timeout_ms (Sourced *d, guint64 usec);
+
+/* A source's object path: SOURCED_SOURCE_PREFIX and its id, as
+ * sd_bus_path_encode escapes it. */
+char *sourced_source_path (const char *id);
