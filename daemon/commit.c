@@ -95,18 +95,18 @@ batch_is_empty (CommitBatch *b)
   return !b || (b->sources->len == 0 && b->ops->len == 0 && !b->manager);
 }
 
-void
+SourceEdit
 commit_track_source (Sourced *d, Source *src)
 {
   CommitBatch *b = current_batch (d);
+  SourceEdit e = source_edit_begin (src);
 
-  if (!src->rollback)
-    source_begin_change (src);
   if (src->batch_gen != b->gen)
     {
       src->batch_gen = b->gen;
       g_ptr_array_add (b->sources, source_ref (src));
     }
+  return e;
 }
 
 void

@@ -3,8 +3,9 @@
 
 #include "sourced.h"
 
-/* Group commit. A handler validates, changes the model (after
- * commit_track_*() so the committed state can be restored), and queues its
+/* Group commit. A handler validates, changes the model (through the
+ * SourceEdit commit_track_source() returns, or after commit_track_manager(),
+ * so the committed state can be restored), and queues its
  * reply with commit_add(). Everything queued while the bus is being drained
  * is written as one store transaction with one fdatasync; only then are the
  * signals sent and @done run (which replies, or starts the supervisor's work
@@ -13,7 +14,9 @@
 
 typedef void (*CommitDoneFunc) (Sourced *d, sd_bus_message *call, Source *src, gpointer user_data);
 
-void commit_track_source (Sourced *d, Source *src);
+/* Tracks @src in the batch being collected, and hands out the edit that
+ * the mutators of its persisted state want. */
+SourceEdit commit_track_source (Sourced *d, Source *src);
 void commit_track_manager (Sourced *d);
 
 /* @call may be NULL (a change the daemon makes itself). @done NULL: reply

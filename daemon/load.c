@@ -99,16 +99,6 @@ read_definitions (Sourced *d)
   return defs;
 }
 
-static void
-set_initial_control (Source *src, guint64 now)
-{
-  src->control.created_at = now;
-  src->control.updated_at = now;
-  src->control.started = src->settings->initial_state != INITIAL_STATE_STOPPED;
-  if (src->settings->initial_state == INITIAL_STATE_PAUSED)
-    src->control.paused_at = now;
-}
-
 /* What the store says about one source, while loading. */
 typedef struct {
   SourceControl control;
@@ -226,17 +216,14 @@ on_definition (char *id, Definition *def, gpointer user_data)
       st = g_hash_table_lookup (l->stored, id);
       if (st)
         {
-          source_control_clear (&src->control);
-          src->control = st->control;
-          memset (&st->control, 0, sizeof st->control);
-          source_restore_counters (src);
+          source_take_control (src, &st->control);
           g_hash_table_remove (l->stored, id);
         }
       else
         {
           /* First sight: InitialState applies, once; persist it. */
+          source_init_control (src, l->now);
           commit_track_source (d, src);
-          set_initial_control (src, l->now);
         }
       sourced_insert (d, src);
     }
@@ -345,7 +332,7 @@ load_reload (Sourced *d)
           continue;
         }
       src = source_new (key, g_steal_pointer (&def->settings), def->path);
-      set_initial_control (src, now);
+      source_init_control (src, now);
       src->is_new = TRUE;
       sourced_insert (d, src);
       commit_track_source (d, src);

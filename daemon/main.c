@@ -193,23 +193,18 @@ open_bus (Sourced *d, GError **error)
 }
 
 
-int
-main (int argc, char **argv)
+/* Step 1: the command line. -1 to go on, or the exit code. */
+static int
+parse_options (int *argc, char ***argv)
 {
   g_autoptr (GOptionContext) octx = g_option_context_new ("- supervise data sources over D-Bus");
   g_autoptr (GError) error = NULL;
-  Sourced daemon = { .observer = &bus_signals_observer };
-  Sourced *d = &daemon;
-  GSource *bus_source;
-  guint64 watchdog_usec = 0;
-  rlim_t child_nofile;
 
-  setlocale (LC_ALL, "");
   g_option_context_add_main_entries (octx, options, NULL);
   g_option_context_set_summary (octx,
                                 "Exposes each data source as a D-Bus object under /org/sourced/Sourced1 on the "
                                 "bus name " SOURCED_BUS_NAME ".");
-  if (!g_option_context_parse (octx, &argc, &argv, &error))
+  if (!g_option_context_parse (octx, argc, argv, &error))
     {
       fprintf (stderr, "sourced: %s (see --help)\n", error->message);
       return 2;
@@ -244,28 +239,31 @@ main (int argc, char **argv)
       fprintf (stderr, "sourced: --rate-limit must not be negative\n");
       return 2;
     }
-  if (!clock_init_from_env (&d->clock, &error))
-    {
-      fprintf (stderr, "sourced: %s\n", error->message);
-      return 2;
-    }
+  return -1;
+}
+
+/* Step 2: where log lines go. Under systemd: the journal, with structured
+ * fields. */
+static void
+setup_logging (void)
+{
   if (opt_verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
-  /* Under systemd, log to the journal with structured fields. */
   if (g_log_writer_is_journald (fileno (stderr)))
     g_log_set_writer_func (g_log_writer_journald, NULL, NULL);
+}
 
-  child_nofile = fd_limits_raise ();
-  /* Before any worker's descriptor exists: the helper's table stays small,
-   * which is what makes spawning from it cheap. */
-  d->spawner = spawner_start (child_nofile, &error);
+/* Step 3: the daemon object without the bus: the spawner (before any
+ * worker's descriptor exists: its table stays small, which is what makes
+ * spawning from it cheap), the store, the supervisor, authorization. */
+static gboolean
+setup_daemon (Sourced *d, rlim_t *child_nofile, GError **error)
+{
+  *child_nofile = fd_limits_raise ();
+  d->spawner = spawner_start (*child_nofile, error);
   if (!d->spawner)
-    {
-      g_critical ("%s", error->message);
-      return EXIT_FAILURE;
-    }
+    return FALSE;
   d->io = io_watcher_new ();
-
   d->status_sources = G_MAXUINT;
   d->sources = g_tree_new_full (compare_ids, NULL, NULL, (GDestroyNotify) source_unref);
   d->max_message_size = opt_max_message_size ? (guint64) opt_max_message_size : SOURCED_DEFAULT_MAX_MESSAGE_SIZE;
@@ -276,51 +274,61 @@ main (int argc, char **argv)
     store_set_fault_file (d->store, g_getenv ("SOURCED_FAULT_FILE"));
   supervisor_init (d);
   d->max_sources = (guint) opt_max_sources;
-  {
-    /* Only the system bus has callers of other users; the session bus
-     * admits its owner alone. */
-    AuthConfig auth = {
-      .enabled = !opt_session,
-      .group = opt_group ? opt_group : "sourced",
-      .rate = opt_rate_limit,
-      .burst = MAX (opt_rate_limit * 2, 1),
-    };
-    auth_init (d, &auth);
-  }
+  /* Only the system bus has callers of other users; the session bus
+   * admits its owner alone. */
+  AuthConfig auth = {
+    .enabled = !opt_session,
+    .group = opt_group ? opt_group : "sourced",
+    .rate = opt_rate_limit,
+    .burst = MAX (opt_rate_limit * 2, 1),
+  };
+  auth_init (d, &auth);
+  return TRUE;
+}
+
+/* Step 4: the sources from the store and the definition files. First
+ * sight of a definition file: its InitialState is persisted before anyone
+ * can see it. */
+static void
+load_sources (Sourced *d)
+{
+  g_autoptr (GError) error = NULL;
 
   g_message ("sourced %s starting: config %s, state %s, %s bus", SOURCED_VERSION, d->config_dir, d->state_dir,
              opt_session ? "session" : "system");
   load_initial (d);
-  /* First sight of definition files: their InitialState is persisted before
-   * anyone can see them. */
   if (!commit_flush_sync (d, &error))
-    {
-      g_warning ("Cannot persist the initial state of new sources: %s", error->message);
-      g_clear_error (&error);
-    }
+    g_warning ("Cannot persist the initial state of new sources: %s", error->message);
+}
 
-  if (open_bus (d, &error) < 0)
-    {
-      g_critical ("%s", error->message);
-      sd_notifyf (0, "STATUS=%s\nERRNO=%d", error->message, EIO);
-      return EXIT_FAILURE;
-    }
-  bus_source = bus_glib_source_new (d->bus, after_dispatch, on_disconnect, d);
+/* Step 5: on the bus, in the main loop, with the signals handled. */
+static gboolean
+connect_bus (Sourced *d, GError **error)
+{
+  if (open_bus (d, error) < 0)
+    return FALSE;
+  d->bus_source = bus_glib_source_new (d->bus, after_dispatch, on_disconnect, d);
   /* Control comes first: a call waiting on the bus is dispatched before
    * the next turn of any worker's data (default priority) or launch. */
-  g_source_set_priority (bus_source, G_PRIORITY_DEFAULT - 10);
-  g_source_attach (bus_source, NULL);
-  d->bus_source = bus_source;
+  g_source_set_priority (d->bus_source, G_PRIORITY_DEFAULT - 10);
+  g_source_attach (d->bus_source, NULL);
 
   g_unix_signal_add (SIGTERM, on_sigterm, d);
   g_unix_signal_add (SIGINT, on_sigterm, d);
   g_unix_signal_add (SIGHUP, on_sighup, d);
   signal (SIGPIPE, SIG_IGN);
+  return TRUE;
+}
 
-  /* Workers are launched from the main loop, a slice at a time: READY
-   * and the bus do not wait for thousands of them. */
+/* Step 6: the workers queued, the watchdog armed, READY told. Workers are
+ * launched from the main loop, a slice at a time: READY and the bus do not
+ * wait for thousands of them. */
+static void
+go_ready (Sourced *d, rlim_t child_nofile)
+{
+  guint64 watchdog_usec = 0;
+
   g_tree_foreach (d->sources, start_one, d);
-
   if (sd_watchdog_enabled (0, &watchdog_usec) > 0 && watchdog_usec > 0)
     g_timeout_add_full (G_PRIORITY_HIGH, MAX (watchdog_usec / 2000, 1), on_watchdog, d, NULL);
   if (supervisor_launches_pending (d))
@@ -333,20 +341,26 @@ main (int argc, char **argv)
   g_message ("Ready: %u sources, %u to start; descriptors: %llu (workers get %llu)", d->n_sources,
              supervisor_launches_pending (d), (unsigned long long) fd_limits_current (),
              (unsigned long long) child_nofile);
+}
 
-  g_main_loop_run (d->loop);
+/* Step 8: off the bus. No new calls from here on; what is still queued is
+ * flushed (every acknowledged change is on disk already), for at most
+ * EXIT_FLUSH_USEC: a subscriber that stopped reading can make dbus-daemon
+ * stop reading us, and a flush without a limit (or a release that waits
+ * for its reply) then held the old process, and the name, until systemd
+ * killed it. */
+static void
+disconnect_bus (Sourced *d)
+{
+  g_autoptr (GError) error = NULL;
 
-  /* No new calls from here on; flush what is still queued (every
-   * acknowledged change is on disk already). */
-  d->bus_source = NULL;
-  g_source_destroy (bus_source);
-  g_source_unref (bus_source);
+  if (d->bus_source)
+    {
+      g_source_destroy (d->bus_source);
+      g_clear_pointer (&d->bus_source, g_source_unref);
+    }
   if (!commit_flush_sync (d, &error))
     g_warning ("Final commit failed: %s", error->message);
-  /* Never blocked by the bus: a subscriber that stopped reading can make
-   * dbus-daemon stop reading us, and a flush without a limit (or a
-   * release that waits for its reply) then held the old process, and the
-   * name, until systemd killed it. */
   if (d->bus)
     {
       guint64 left = 0;
@@ -355,16 +369,69 @@ main (int argc, char **argv)
                    (unsigned) (EXIT_FLUSH_USEC / G_USEC_PER_SEC), left);
     }
   bus_signals_clear (d);
-  g_message ("Stopped");
+}
+
+/* Step 9, whatever step was reached: everything freed, in order. */
+static void
+teardown (Sourced *d)
+{
+  /* The sources first: their pumps and workers let go of their watches. */
   g_clear_pointer (&d->sources, g_tree_unref);
-  /* After the sources: their pumps and workers let go of their watches. */
-  io_watcher_free (d->io);
-  spawner_free (d->spawner);
-  sd_bus_close_unref (d->bus);
-  store_free (d->store);
-  g_main_loop_unref (d->loop);
+  g_clear_pointer (&d->io, io_watcher_free);
+  g_clear_pointer (&d->spawner, spawner_free);
+  g_clear_pointer (&d->bus, sd_bus_close_unref);
+  g_clear_pointer (&d->store, store_free);
+  g_clear_pointer (&d->loop, g_main_loop_unref);
   auth_shutdown (d);
-  g_free (d->config_dir);
-  g_free (d->state_dir);
+  g_clear_pointer (&d->config_dir, g_free);
+  g_clear_pointer (&d->state_dir, g_free);
+}
+
+/* Steps 3 to 8 (hostnamed's run()); main() has the options and the
+ * teardown. */
+static int
+run (Sourced *d)
+{
+  g_autoptr (GError) error = NULL;
+  rlim_t child_nofile;
+
+  if (!setup_daemon (d, &child_nofile, &error))
+    {
+      g_critical ("%s", error->message);
+      return EXIT_FAILURE;
+    }
+  load_sources (d);
+  if (!connect_bus (d, &error))
+    {
+      g_critical ("%s", error->message);
+      sd_notifyf (0, "STATUS=%s\nERRNO=%d", error->message, EIO);
+      return EXIT_FAILURE;
+    }
+  go_ready (d, child_nofile);
+  g_main_loop_run (d->loop); /* step 7 */
+  disconnect_bus (d);
+  g_message ("Stopped");
   return d->exit_code;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  Sourced daemon = { .observer = &bus_signals_observer };
+  int ret;
+
+  setlocale (LC_ALL, "");
+  ret = parse_options (&argc, &argv);
+  if (ret >= 0)
+    return ret;
+  if (!clock_init_from_env (&daemon.clock, &error))
+    {
+      fprintf (stderr, "sourced: %s\n", error->message);
+      return 2;
+    }
+  setup_logging ();
+  ret = run (&daemon);
+  teardown (&daemon);
+  return ret;
 }

@@ -122,8 +122,8 @@ system_pause (Source *src, const char *why)
 {
   guint64 now = sourced_now (src->daemon);
 
-  commit_track_source (src->daemon, src);
-  source_set_system_paused_at (src, now, now);
+  SourceEdit e = commit_track_source (src->daemon, src);
+  source_set_system_paused_at (e, now, now);
   source_set_last_error (src, why);
   source_set_retrying (src, FALSE, 0);
   source_refresh (src, src->daemon->paused_at != 0);
@@ -136,14 +136,10 @@ on_checkpoint (Source *src, const char *sink_path, guint64 offset, const char *b
 {
   if (src->removed)
     return;
-  commit_track_source (src->daemon, src);
-  g_free (src->control.sink_path);
-  src->control.sink_path = g_strdup (sink_path);
-  src->control.sink_offset = offset;
-  src->control.records_delivered = records;
-  src->control.bytes_delivered = bytes;
-  src->control.last_record_at = src->last_record_at;
-  source_set_bookmark (src, bookmark);
+  SourceEdit e = commit_track_source (src->daemon, src);
+  source_set_checkpoint (e, sink_path, offset);
+  source_save_delivered (e, records, bytes);
+  source_set_bookmark (e, bookmark);
   commit_schedule (src->daemon);
 }
 
@@ -191,9 +187,9 @@ on_target_bookmark (Source *src, const char *bookmark)
 {
   if (src->removed)
     return;
-  commit_track_source (src->daemon, src);
-  source_set_bookmark (src, bookmark);
-  source_save_counters (src);
+  SourceEdit e = commit_track_source (src->daemon, src);
+  source_set_bookmark (e, bookmark);
+  source_save_counters (e);
   commit_schedule (src->daemon);
 }
 
@@ -309,11 +305,9 @@ spawn_worker_begin (Source *src, GError **error)
         {
           /* First run into this file: where it starts is the checkpoint.
            * The commit runs before any byte is read from the tap. */
-          commit_track_source (src->daemon, src);
-          g_free (src->control.sink_path);
-          src->control.sink_path = g_strdup (sink);
-          src->control.sink_offset = pump_sink_offset (src->pump);
-          source_save_counters (src);
+          SourceEdit e = commit_track_source (src->daemon, src);
+          source_set_checkpoint (e, sink, pump_sink_offset (src->pump));
+          source_save_counters (e);
           commit_schedule (src->daemon);
         }
     }
@@ -690,8 +684,8 @@ record_job_start (Source *src, guint64 at)
 {
   if (src->control.last_job_started_at == at)
     return;
-  commit_track_source (src->daemon, src);
-  source_set_last_job_started_at (src, at);
+  SourceEdit e = commit_track_source (src->daemon, src);
+  source_set_last_job_started_at (e, at);
   commit_schedule (src->daemon);
 }
 
@@ -935,11 +929,11 @@ on_run_finished (Source *src)
       (code != src->control.last_exit_status ||
        (!file_checkpoints && src->records_delivered != src->control.records_delivered)))
     {
-      commit_track_source (src->daemon, src);
-      source_set_last_exit_status (src, code);
+      SourceEdit e = commit_track_source (src->daemon, src);
+      source_set_last_exit_status (e, code);
       /* A Singer file sink keeps the counters of its checkpoint. */
       if (!file_checkpoints)
-        source_save_counters (src);
+        source_save_counters (e);
       commit_schedule (src->daemon);
     }
 

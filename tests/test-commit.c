@@ -128,8 +128,7 @@ on_dropped (gpointer user_data)
 static void
 change_pause (Fixture *f, Source *src, guint64 at, const char *tag)
 {
-  commit_track_source (&f->d, src);
-  source_set_paused_at (src, at, at);
+  source_set_paused_at (commit_track_source (&f->d, src), at, at);
   source_refresh (src, FALSE);
   commit_add_full (&f->d, NULL, src, on_done, (gpointer) tag, on_dropped);
 }
@@ -201,8 +200,7 @@ test_two_batch_rollback (Fixture *f, gconstpointer data)
   g_string_truncate (f->log, 0);
 
   fail_writes (f, TRUE);
-  commit_track_source (&f->d, a);
-  source_set_paused_at (a, 0, 150); /* unpause, in the first batch */
+  source_set_paused_at (commit_track_source (&f->d, a), 0, 150); /* unpause, in the first batch */
   source_refresh (a, FALSE);
   commit_add_full (&f->d, NULL, a, on_done, (gpointer) "a2", on_dropped);
   commit_flush (&f->d); /* written (and failing) now, answered from the loop */
@@ -228,8 +226,7 @@ test_two_batches_succeed (Fixture *f, gconstpointer data)
 
   change_pause (f, a, 100, "a1");
   commit_flush (&f->d);
-  commit_track_source (&f->d, a);
-  source_set_paused_at (a, 0, 150);
+  source_set_paused_at (commit_track_source (&f->d, a), 0, 150);
   source_refresh (a, FALSE);
   commit_add_full (&f->d, NULL, a, on_done, (gpointer) "a2", on_dropped);
   g_assert_true (commit_flush_sync (&f->d, NULL));
@@ -316,8 +313,7 @@ test_snapshot_holds_durable (Fixture *f, gconstpointer data)
   src->definition_file = g_strdup ("/etc/sourced/sources.d/a.source");
   change_pause (f, src, 100, "a1");
   g_assert_true (commit_flush_sync (&f->d, NULL));
-  commit_track_source (&f->d, src);
-  source_set_paused_at (src, 0, 200);
+  source_set_paused_at (commit_track_source (&f->d, src), 0, 200);
   source_refresh (src, FALSE);
   g_autofree char *text = commit_serialize_all (&f->d, &length);
   g_assert_nonnull (strstr (text, "PausedAt=100\n"));

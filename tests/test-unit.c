@@ -470,18 +470,18 @@ test_status_derivation (void)
   g_assert_cmpuint (src->changed, ==, 0);
 
   src->changed = 0;
-  source_set_paused_at (src, 100, 200);
+  source_set_paused_at (source_edit_begin (src), 100, 200);
   source_refresh (src, FALSE);
   g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
   g_assert_false (src->active);
   g_assert_cmpuint (src->changed, ==, SOURCE_PROP_PAUSED_AT | SOURCE_PROP_UPDATED_AT | SOURCE_PROP_STATUS);
 
   /* The daemon's own pause counts as paused; unpausing clears both. */
-  source_set_paused_at (src, 0, 300);
-  source_set_system_paused_at (src, 400, 400);
+  source_set_paused_at (source_edit_begin (src), 0, 300);
+  source_set_system_paused_at (source_edit_begin (src), 400, 400);
   source_refresh (src, FALSE);
   g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
-  source_set_paused_at (src, 0, 500);
+  source_set_paused_at (source_edit_begin (src), 0, 500);
   g_assert_cmpuint (src->control.system_paused_at, ==, 0);
   source_refresh (src, FALSE);
   g_assert_cmpint (src->status, ==, SOURCE_STATUS_ACTIVE);
@@ -509,8 +509,7 @@ test_rollback (void)
   source_set_run (src, SOURCE_RUN_RUNNING);
   source_refresh (src, FALSE);
   src->changed = 0;
-  source_begin_change (src);
-  source_set_paused_at (src, 100, 100);
+  source_set_paused_at (source_edit_begin (src), 100, 100);
   source_refresh (src, FALSE);
   g_assert_cmpint (src->status, ==, SOURCE_STATUS_PAUSED);
   source_rollback_change (src, FALSE);
@@ -519,6 +518,26 @@ test_rollback (void)
   g_assert_true (src->active);
   g_assert_cmpuint (src->changed, ==, 0);
   g_assert_null (src->rollback);
+}
+
+/* The commit rule: a change made with an edit whose batch was committed
+ * (so nothing tracks it any more) is refused, not silently written. */
+static void
+test_stale_edit_refused (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr (Source) src = make_source ();
+      SourceEdit e = source_edit_begin (src);
+
+      source_set_paused_at (e, 100, 100);
+      source_commit_change (src);
+      source_set_paused_at (e, 0, 200); /* aborts */
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*assertion failed*rollback*");
 }
 
 static void
@@ -666,6 +685,7 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/singer/messages", test_singer_messages);
   g_test_add_func ("/unit/source/status", test_status_derivation);
   g_test_add_func ("/unit/source/rollback", test_rollback);
+  g_test_add_func ("/unit/source/stale-edit-refused", test_stale_edit_refused);
   g_test_add_func ("/unit/source/store-encoding", test_store_encoding);
   g_test_add_func ("/unit/source/store-text", test_store_text_matches_keyfile);
   return g_test_run ();
