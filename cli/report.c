@@ -39,8 +39,7 @@ report_bus_answer (const sd_bus_error *error)
         if (bus_answers[i].meaning == DENIED)
           fprintf (stderr, "sourcectl: permission denied: %s\n", message);
         else
-          fprintf (stderr, "sourcectl: sourced is not running (no %s on the %s bus)\n", SOURCED_BUS_NAME,
-                   bus_label);
+          fprintf (stderr, "sourcectl: sourced is not running (no %s on the %s bus)\n", SOURCED_BUS_NAME, bus_label);
         return;
       }
   fprintf (stderr, "sourcectl: %s\n", message);

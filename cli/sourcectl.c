@@ -216,25 +216,75 @@ parse_options (int argc, char **argv, Ctl *ctl, Options *opts)
     {
       switch (c)
         {
-        case 'h': opts->help = TRUE; break;
-        case ARG_VERSION: opts->version = TRUE; break;
-        case ARG_SYSTEM: opts->system_bus = TRUE; break;
-        case ARG_USER: opts->user = TRUE; break;
-        case 'H': opts->host = optarg; break;
-        case ARG_NO_ASK_PASSWORD: opts->ask_password = FALSE; break;
-        case ARG_NO_PAGER: opts->pager = FALSE; break;
-        case ARG_JSON: ctl->json = TRUE; ctl->given |= OPT_JSON; break;
-        case ARG_NO_LEGEND: ctl->no_legend = TRUE; ctl->given |= OPT_NO_LEGEND; break;
-        case 'q': ctl->quiet = TRUE; ctl->given |= OPT_QUIET; break;
-        case ARG_AT: ctl->at = optarg; ctl->given |= OPT_AT; break;
-        case ARG_EXEC: ctl->exec = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_TYPE: ctl->type = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_CRON: ctl->cron = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_SINK: ctl->sink = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_TARGET: ctl->target = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_NAME: ctl->name = optarg; ctl->given |= OPT_CREATE; break;
-        case ARG_PAUSED: ctl->paused = TRUE; ctl->given |= OPT_CREATE; break;
-        case ARG_STOPPED: ctl->stopped = TRUE; ctl->given |= OPT_CREATE; break;
+        case 'h':
+          opts->help = TRUE;
+          break;
+        case ARG_VERSION:
+          opts->version = TRUE;
+          break;
+        case ARG_SYSTEM:
+          opts->system_bus = TRUE;
+          break;
+        case ARG_USER:
+          opts->user = TRUE;
+          break;
+        case 'H':
+          opts->host = optarg;
+          break;
+        case ARG_NO_ASK_PASSWORD:
+          opts->ask_password = FALSE;
+          break;
+        case ARG_NO_PAGER:
+          opts->pager = FALSE;
+          break;
+        case ARG_JSON:
+          ctl->json = TRUE;
+          ctl->given |= OPT_JSON;
+          break;
+        case ARG_NO_LEGEND:
+          ctl->no_legend = TRUE;
+          ctl->given |= OPT_NO_LEGEND;
+          break;
+        case 'q':
+          ctl->quiet = TRUE;
+          ctl->given |= OPT_QUIET;
+          break;
+        case ARG_AT:
+          ctl->at = optarg;
+          ctl->given |= OPT_AT;
+          break;
+        case ARG_EXEC:
+          ctl->exec = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_TYPE:
+          ctl->type = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_CRON:
+          ctl->cron = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_SINK:
+          ctl->sink = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_TARGET:
+          ctl->target = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_NAME:
+          ctl->name = optarg;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_PAUSED:
+          ctl->paused = TRUE;
+          ctl->given |= OPT_CREATE;
+          break;
+        case ARG_STOPPED:
+          ctl->stopped = TRUE;
+          ctl->given |= OPT_CREATE;
+          break;
         case 'n':
           {
             char *end = NULL;
@@ -320,8 +370,7 @@ select_verb (int argc, char **argv, Ctl *ctl, const Options *opts, const Verb **
     {
       guint64 at;
       if (!output_parse_time (ctl->at, &at))
-        return sourcectl_usage_error ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'",
-                                      ctl->at);
+        return sourcectl_usage_error ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'", ctl->at);
     }
   *out = verb;
   *done = FALSE;

@@ -11,10 +11,10 @@
 #include "sourcectl.h"
 
 typedef enum {
-  ACTION_PAUSE,    /* Pause, or PausedAt with --at */
+  ACTION_PAUSE, /* Pause, or PausedAt with --at */
   ACTION_UNPAUSE,
-  ACTION_START,    /* Start, unless it runs already (systemctl start) */
-  ACTION_RESTART,  /* Start: restarts a running source */
+  ACTION_START,   /* Start, unless it runs already (systemctl start) */
+  ACTION_RESTART, /* Start: restarts a running source */
   ACTION_STOP,
   ACTION_RUN_JOB,
   ACTION_REMOVE,
@@ -27,6 +27,8 @@ static const struct {
   /* Leave sources that run already alone (start, not restart). */
   gboolean skip_running;
 } actions[] = {
+  /* A row per action. */
+  /* clang-format off */
   [ACTION_PAUSE] = { "PauseSources", FALSE },
   [ACTION_UNPAUSE] = { "UnpauseSources", FALSE },
   [ACTION_START] = { "StartSources", TRUE },
@@ -34,6 +36,7 @@ static const struct {
   [ACTION_STOP] = { "StopSources", FALSE },
   [ACTION_RUN_JOB] = { NULL, FALSE },
   [ACTION_REMOVE] = { NULL, FALSE },
+  /* clang-format on */
 };
 
 /* Running, for `start`: what Start would restart. */
@@ -155,8 +158,7 @@ act_on_one (Ctl *ctl, Action action, const char *id, const char *path, sd_bus_er
         }
       return sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "Pause", error, NULL, NULL);
     case ACTION_UNPAUSE:
-      return sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "Unpause", error, NULL,
-                                 NULL);
+      return sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, path, SOURCED_SOURCE_IFACE, "Unpause", error, NULL, NULL);
     case ACTION_START:
     case ACTION_RESTART:
       if (actions[action].skip_running)
@@ -244,10 +246,38 @@ act (Ctl *ctl, Action action)
   return ret;
 }
 
-int verb_pause (Ctl *ctl) { return act (ctl, ACTION_PAUSE); }
-int verb_unpause (Ctl *ctl) { return act (ctl, ACTION_UNPAUSE); }
-int verb_start (Ctl *ctl) { return act (ctl, ACTION_START); }
-int verb_restart (Ctl *ctl) { return act (ctl, ACTION_RESTART); }
-int verb_stop (Ctl *ctl) { return act (ctl, ACTION_STOP); }
-int verb_run (Ctl *ctl) { return act (ctl, ACTION_RUN_JOB); }
-int verb_remove (Ctl *ctl) { return act (ctl, ACTION_REMOVE); }
+int
+verb_pause (Ctl *ctl)
+{
+  return act (ctl, ACTION_PAUSE);
+}
+int
+verb_unpause (Ctl *ctl)
+{
+  return act (ctl, ACTION_UNPAUSE);
+}
+int
+verb_start (Ctl *ctl)
+{
+  return act (ctl, ACTION_START);
+}
+int
+verb_restart (Ctl *ctl)
+{
+  return act (ctl, ACTION_RESTART);
+}
+int
+verb_stop (Ctl *ctl)
+{
+  return act (ctl, ACTION_STOP);
+}
+int
+verb_run (Ctl *ctl)
+{
+  return act (ctl, ACTION_RUN_JOB);
+}
+int
+verb_remove (Ctl *ctl)
+{
+  return act (ctl, ACTION_REMOVE);
+}

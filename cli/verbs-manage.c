@@ -7,8 +7,8 @@ static int
 call_manager (Ctl *ctl, const char *member)
 {
   sd_bus_error error = SD_BUS_ERROR_NULL;
-  int r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, member,
-                              &error, NULL, NULL);
+  int r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE, member, &error,
+                              NULL, NULL);
 
   if (r < 0)
     {
@@ -19,9 +19,21 @@ call_manager (Ctl *ctl, const char *member)
   return EXIT_OK;
 }
 
-int verb_reload (Ctl *ctl) { return call_manager (ctl, "Reload"); }
-int verb_pause_all (Ctl *ctl) { return call_manager (ctl, "Pause"); }
-int verb_unpause_all (Ctl *ctl) { return call_manager (ctl, "Unpause"); }
+int
+verb_reload (Ctl *ctl)
+{
+  return call_manager (ctl, "Reload");
+}
+int
+verb_pause_all (Ctl *ctl)
+{
+  return call_manager (ctl, "Pause");
+}
+int
+verb_unpause_all (Ctl *ctl)
+{
+  return call_manager (ctl, "Unpause");
+}
 
 static int
 append_setting (sd_bus_message *m, const char *key, char type, const void *value)

@@ -137,8 +137,8 @@ verb_list (Ctl *ctl)
       g_autofree char *status = g_strdup_printf ("%s%s%s", output_status_color (s->status), s->status,
                                                  output_color_reset ());
       g_autofree char *paused = s->paused_at || s->system_paused_at
-                                  ? output_relative (s->paused_at ? s->paused_at : s->system_paused_at, now)
-                                  : g_strdup ("-");
+                                    ? output_relative (s->paused_at ? s->paused_at : s->system_paused_at, now)
+                                    : g_strdup ("-");
       g_autofree char *schedule = schedule_text (s);
       g_autofree char *records = g_strdup_printf ("%" G_GUINT64_FORMAT, s->records_delivered);
       if (s->system_paused_at && !s->paused_at)
@@ -146,8 +146,9 @@ verb_list (Ctl *ctl)
           g_autofree char *tmp = paused;
           paused = g_strdup_printf ("%s (by sourced)", tmp);
         }
-      const char *row[] = { id, status, s->active ? "yes" : "no", paused, schedule, records,
-                            s->display_name ? s->display_name : "" };
+      const char *row[] = {
+        id, status, s->active ? "yes" : "no", paused, schedule, records, s->display_name ? s->display_name : ""
+      };
       table_add_row (table, row);
     }
   table_print (table, !ctl->no_legend);
@@ -168,8 +169,8 @@ print_status (const SourceInfo *s, guint64 now)
 {
   g_autofree char *schedule = schedule_text (s);
 
-  printf ("%s%s%s%s%s", output_status_color (s->status), output_status_dot (s->status),
-          output_use_color () ? " " : "", output_color_reset (), s->id);
+  printf ("%s%s%s%s%s", output_status_color (s->status), output_status_dot (s->status), output_use_color () ? " " : "",
+          output_color_reset (), s->id);
   if (s->display_name && *s->display_name && !g_str_equal (s->display_name, s->id))
     printf (" - %s", s->display_name);
   printf ("\n");
@@ -185,7 +186,9 @@ print_status (const SourceInfo *s, guint64 now)
     else if (g_str_equal (s->status, "restarting"))
       detail = g_strdup_printf (" (attempt %u running, not delivering yet)", s->n_restarts);
     printf ("          Status: %s%s%s%s\n", output_status_color (s->status), s->status, output_color_reset (),
-            detail ? detail : s->active ? " (delivering)" : "");
+            detail      ? detail
+            : s->active ? " (delivering)"
+                        : "");
   }
   printf ("            Type: %s\n", s->type ? s->type : "");
   printf ("        Schedule: %s\n", schedule);
@@ -298,8 +301,8 @@ verb_show (Ctl *ctl)
         owned = g_strdup (path);
       g_clear_pointer (&reply, sd_bus_message_unref);
       if (r >= 0)
-        r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, owned, "org.freedesktop.DBus.Properties", "GetAll",
-                                &error, &reply, "s", SOURCED_SOURCE_IFACE);
+        r = sd_bus_call_method (ctl->bus, SOURCED_BUS_NAME, owned, "org.freedesktop.DBus.Properties", "GetAll", &error,
+                                &reply, "s", SOURCED_SOURCE_IFACE);
       if (r < 0)
         {
           int code = sourcectl_report (id, &error, r);

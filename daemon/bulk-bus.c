@@ -334,8 +334,8 @@ apply_one (Sourced *d, Bulk *b, guint i, guint64 now)
         {
           g_autofree char *msg = g_strdup_printf ("Unable to stop source '%s': not in a stoppable state", src->id);
           {
-          set_row (b, i, sourced_error_dbus_name (SOURCED_ERROR_NOT_STOPPABLE), msg);
-          return;
+            set_row (b, i, sourced_error_dbus_name (SOURCED_ERROR_NOT_STOPPABLE), msg);
+            return;
         }
         }
       source_set_started (commit_track_source (d, src), FALSE, now);

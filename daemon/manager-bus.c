@@ -32,7 +32,8 @@ typedef struct {
 static guint64
 list_entry_bound (gsize id_len)
 {
-  return 7 + (4 + id_len + 1 + 3) + (4 + 15 + 1 + 3) + (7 + 8) + (4 + strlen (SOURCED_SOURCE_PREFIX) + 1 + 3 * id_len + 1);
+  return 7 + (4 + id_len + 1 + 3) + (4 + 15 + 1 + 3) + (7 + 8) +
+         (4 + strlen (SOURCED_SOURCE_PREFIX) + 1 + 3 * id_len + 1);
 }
 
 /* GetManagedObjects lists, beside a source's own interface, the standard
@@ -564,13 +565,13 @@ method_reload (sd_bus_message *m, void *userdata, sd_bus_error *error)
 }
 
 /* A getter per line of MANAGER_PROPERTIES (manager-props.h). */
-#define MANAGER_PROP_GETTER(bit, name, sig, kind, value)                                                         \
-  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,               \
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                              \
-  {                                                                                                            \
-    const Sourced *d = userdata;                                                                               \
-    (void) d; /* Version needs none */                                                                         \
-    return sd_bus_message_append (reply, sig, (value));                                                        \
+#define MANAGER_PROP_GETTER(bit, name, sig, kind, value)                                                               \
+  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,                    \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                                    \
+  {                                                                                                                    \
+    const Sourced *d = userdata;                                                                                       \
+    (void) d; /* Version needs none */                                                                                 \
+    return sd_bus_message_append (reply, sig, (value));                                                                \
   }
 MANAGER_PROPERTIES (MANAGER_PROP_GETTER)
 #undef MANAGER_PROP_GETTER
@@ -580,8 +581,8 @@ const sd_bus_vtable manager_bus_vtable[] = {
 #define MANAGER_PROP_VTABLE(bit, name, sig, kind, value) BUS_PROP_VTABLE_##kind (name, sig, get_##bit, NULL),
   MANAGER_PROPERTIES (MANAGER_PROP_VTABLE)
 #undef MANAGER_PROP_VTABLE
-  SD_BUS_METHOD_WITH_ARGS ("ListSources", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(ssto)", sources),
-                           method_list_sources, SD_BUS_VTABLE_UNPRIVILEGED),
+      SD_BUS_METHOD_WITH_ARGS ("ListSources", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(ssto)", sources), method_list_sources,
+                               SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("ListSourcesPaged", SD_BUS_ARGS ("s", after_id, "u", max),
                            SD_BUS_RESULT ("a(ssto)", sources), method_list_sources_paged, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("GetSourcesPaged", SD_BUS_ARGS ("s", after_id, "u", max),

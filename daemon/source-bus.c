@@ -54,12 +54,12 @@ enumerate_sources (sd_bus *bus, const char *prefix, void *userdata, char ***node
 }
 
 /* A getter per line of SOURCE_PROPERTIES (source-props.h). */
-#define SOURCE_PROP_GETTER(bit, name, sig, kind, value)                                                          \
-  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,               \
-                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                              \
-  {                                                                                                            \
-    const Source *src = userdata;                                                                              \
-    return sd_bus_message_append (reply, sig, (value));                                                        \
+#define SOURCE_PROP_GETTER(bit, name, sig, kind, value)                                                                \
+  static int get_##bit (sd_bus *bus, const char *path, const char *interface, const char *property,                    \
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error)                                    \
+  {                                                                                                                    \
+    const Source *src = userdata;                                                                                      \
+    return sd_bus_message_append (reply, sig, (value));                                                                \
   }
 SOURCE_PROPERTIES (SOURCE_PROP_GETTER)
 #undef SOURCE_PROP_GETTER
@@ -303,8 +303,8 @@ value_size_fixed (guint64 v)
   return 8;
 }
 
-#define VALUE_SIZE(v)                                                                                            \
-  _Generic ((v), char *: value_size_string, const char *: value_size_string, default: value_size_fixed) (v)
+#define VALUE_SIZE(v)                                                                                                  \
+  _Generic((v), char * : value_size_string, const char * : value_size_string, default : value_size_fixed) (v)
 
 gsize
 source_bus_size_bound (const Source *src)
@@ -324,10 +324,11 @@ source_bus_size_bound (const Source *src)
 
 const sd_bus_vtable source_bus_vtable[] = {
   SD_BUS_VTABLE_START (0),
-#define SOURCE_PROP_VTABLE(bit, name, sig, kind, value) BUS_PROP_VTABLE_##kind (name, sig, get_##bit, set_property_unused),
+#define SOURCE_PROP_VTABLE(bit, name, sig, kind, value)                                                                \
+  BUS_PROP_VTABLE_##kind (name, sig, get_##bit, set_property_unused),
   SOURCE_PROPERTIES (SOURCE_PROP_VTABLE)
 #undef SOURCE_PROP_VTABLE
-  SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
+      SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Stop", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_stop, SD_BUS_VTABLE_UNPRIVILEGED),

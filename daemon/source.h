@@ -36,7 +36,7 @@ typedef enum {
 #define SOURCE_PROP_INDEX_ENUM(bit, ...) SOURCE_PROP_INDEX_##bit,
   SOURCE_PROPERTIES (SOURCE_PROP_INDEX_ENUM)
 #undef SOURCE_PROP_INDEX_ENUM
-  SOURCE_N_PROPS
+      SOURCE_N_PROPS
 } SourcePropIndex;
 
 typedef enum {

@@ -12,7 +12,6 @@
 #define SOURCED_ERROR (sourced_error_quark ())
 
 
-
 GQuark sourced_error_quark (void);
 
 

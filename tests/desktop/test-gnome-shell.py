@@ -37,6 +37,7 @@ CASES = ["the extension is ENABLED with no JS error",
          "a failing source produces a notification with Unpause and Show",
          "a crash loop is listed first as restarting, with one notification, not one per retry",
          "'and N more…' and Show open the Cockpit page, or sourcectl status in a terminal without it",
+         "a refusal from sourced is put in the extension's words (NotStoppable)",
          "sourced stopped: the toggle is insensitive; restarted: it follows again",
          "the shell's log has no JS error"]
 
@@ -357,7 +358,7 @@ def t_restart(shell):
     assert shell.eval(TOGGLE + ".label") == "Data sources: not running"
     assert shell.eval(TOGGLE + ".checked") is False
     shell.screenshot("not-running")
-    shell.bed.start_sourced()
+    shell.bed.start_sourced("--group=" + GROUP)  # as the bed started it
     shell.wait("%s.reactive && %s._client.loaded" % (TOGGLE, TOGGLE), "the toggle to follow sourced back")
     assert shell.eval(TOGGLE + ".label") == "Data sources"
     # The state is read afresh: a pause made while it was gone shows.
@@ -366,6 +367,20 @@ def t_restart(shell):
     shell.wait("!%s.checked" % TOGGLE, "the toggle to follow the new sourced's gate")
     shell.bed.busctl("call", "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager",
                      "Unpause")
+
+
+def t_error_words(shell):
+    # A real refusal over the extension's own connection: Stop on a stopped
+    # source is NotStoppable, and errors.js puts it in words without
+    # GDBus's "GDBus.Error:org.sourced…" prefix.
+    shell.bed.call("alpha", "Stop")
+    wait_for("alpha stopped", lambda: shell.bed.prop("alpha", "Status") == "stopped")
+    text = shell.eval(
+        "const { Gio } = imports.gi; const c = %s._client; "
+        "try { c._bus.call_sync('org.sourced.Sourced1', '/org/sourced/Sourced1/source/alpha', "
+        "'org.sourced.Sourced1.Source', 'Stop', null, null, Gio.DBusCallFlags.NONE, -1, null); return 'no error'; } "
+        "catch (e) { return %s.imports.errors.describeError(e); }" % (TOGGLE, EXT))
+    assert text == "Not stoppable: Unable to stop source 'alpha': not in a stoppable state", text
 
 
 def t_log(shell):
@@ -391,7 +406,7 @@ def main():
         tap.done()
     fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_crash_loop,
            t_show,
-           t_restart, t_log]
+           t_error_words, t_restart, t_log]
     def known_state(shell):
         bed.reset({"alpha": True, "beta": True, "gamma": True}, "--group=" + GROUP)
         shell.eval("%s?.stateObj?._indicator?._toggle?.menu.close(); Main.panel.statusArea.quickSettings.menu.close(); "
