@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #include "sourcectl.h"
 
 static const char *bus_label = "system";
@@ -37,9 +39,10 @@ report_bus_answer (const sd_bus_error *error)
     if (g_str_equal (bus_answers[i].name, error->name))
       {
         if (bus_answers[i].meaning == DENIED)
-          fprintf (stderr, "sourcectl: permission denied: %s\n", message);
+          fprintf (stderr, _ ("sourcectl: permission denied: %s\n"), message);
         else
-          fprintf (stderr, "sourcectl: sourced is not running (no %s on the %s bus)\n", SOURCED_BUS_NAME, bus_label);
+          fprintf (stderr, _ ("sourcectl: sourced is not running (no %s on the %s bus)\n"), SOURCED_BUS_NAME,
+                   bus_label);
         return;
       }
   fprintf (stderr, "sourcectl: %s\n", message);
@@ -62,10 +65,10 @@ sourcectl_report (const char *id, const sd_bus_error *error, int r)
       switch (code)
         {
         case SOURCED_ERROR_NO_SUCH_SOURCE:
-          fprintf (stderr, "sourcectl: source '%s' not found\n", id ? id : "?");
+          fprintf (stderr, _ ("sourcectl: source '%s' not found\n"), id ? id : "?");
           break;
         case SOURCED_ERROR_ACCESS_DENIED:
-          fprintf (stderr, "sourcectl: permission denied: %s\n", message);
+          fprintf (stderr, _ ("sourcectl: permission denied: %s\n"), message);
           break;
         case -1: /* not sourced's: the bus's, or another service's */
           report_bus_answer (error);
@@ -85,11 +88,11 @@ sourcectl_usage_error (const char *fmt, ...)
 {
   va_list ap;
 
-  fputs ("sourcectl: ", stderr);
+  fputs (_ ("sourcectl: "), stderr);
   va_start (ap, fmt);
   vfprintf (stderr, fmt, ap);
   va_end (ap);
-  fputs ("\nTry 'sourcectl --help'.\n", stderr);
+  fputs (_ ("\nTry 'sourcectl --help'.\n"), stderr);
   return EXIT_USAGE;
 }
 

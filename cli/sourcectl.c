@@ -9,6 +9,8 @@
 #include <stdlib.h>
 
 #include "config.h"
+
+#include <glib/gi18n.h>
 #include "output.h"
 #include "pager.h"
 #include "polkit-agent.h"
@@ -35,42 +37,44 @@ typedef struct {
 } Verb;
 
 static const Verb verbs[] = {
-  { "list", "", "List sources: status, pause, schedule, records", 0, 0, OPT_JSON | OPT_NO_LEGEND | OPT_QUIET,
+  { "list", "", N_ ("List sources: status, pause, schedule, records"), 0, 0, OPT_JSON | OPT_NO_LEGEND | OPT_QUIET,
     VERB_READS, verb_list,
-    "  --json        print a JSON array of source objects\n"
-    "  --no-legend   no header and no summary line\n"
-    "  -q, --quiet   print the ids only, one per line\n" },
-  { "status", "[ID...]", "Show the state of sources (all without ID), with their journal lines", 0, -1,
+    N_ ("  --json        print a JSON array of source objects\n"
+        "  --no-legend   no header and no summary line\n"
+        "  -q, --quiet   print the ids only, one per line\n") },
+  { "status", "[ID...]", N_ ("Show the state of sources (all without ID), with their journal lines"), 0, -1,
     OPT_JSON | OPT_LINES, VERB_PAGED, verb_status,
-    "  --json        print a JSON array of source objects\n"
-    "  -n, --lines=N how many journal lines to show (default 10)\n" },
-  { "show", "ID...", "Show every property of sources", 1, -1, OPT_JSON, VERB_READS, verb_show,
-    "  --json        print the properties as a JSON object (an array for several ids)\n" },
-  { "pause", "ID... [--at TIME]", "Pause sources (Stitch: set paused_at)", 1, -1, OPT_AT, VERB_CHANGES, verb_pause,
-    "  --at TIME     pause as of TIME (ISO 8601, e.g. 2019-06-01T00:00:00Z, UTC\n"
-    "                unless a zone is given); the pause takes effect at once\n" },
-  { "unpause", "ID...", "Unpause sources (clears a pause made by sourced too)", 1, -1, 0, VERB_CHANGES, verb_unpause,
+    N_ ("  --json        print a JSON array of source objects\n"
+        "  -n, --lines=N how many journal lines to show (default 10)\n") },
+  { "show", "ID...", N_ ("Show every property of sources"), 1, -1, OPT_JSON, VERB_READS, verb_show,
+    N_ ("  --json        print the properties as a JSON object (an array for several ids)\n") },
+  { "pause", "ID... [--at TIME]", N_ ("Pause sources (Stitch: set paused_at)"), 1, -1, OPT_AT, VERB_CHANGES, verb_pause,
+    N_ ("  --at TIME     pause as of TIME (ISO 8601, e.g. 2019-06-01T00:00:00Z, UTC\n"
+        "                unless a zone is given); the pause takes effect at once\n") },
+  { "unpause", "ID...", N_ ("Unpause sources (clears a pause made by sourced too)"), 1, -1, 0, VERB_CHANGES,
+    verb_unpause, NULL },
+  { "start", "ID...", N_ ("Start sources that are not running"), 1, -1, 0, VERB_CHANGES, verb_start, NULL },
+  { "restart", "ID...", N_ ("Start sources, restarting running ones"), 1, -1, 0, VERB_CHANGES, verb_restart, NULL },
+  { "stop", "ID...", N_ ("Stop sources"), 1, -1, 0, VERB_CHANGES, verb_stop, NULL },
+  { "run", "ID...", N_ ("Run one job of scheduled sources now, even if paused"), 1, -1, 0, VERB_CHANGES, verb_run,
     NULL },
-  { "start", "ID...", "Start sources that are not running", 1, -1, 0, VERB_CHANGES, verb_start, NULL },
-  { "restart", "ID...", "Start sources, restarting running ones", 1, -1, 0, VERB_CHANGES, verb_restart, NULL },
-  { "stop", "ID...", "Stop sources", 1, -1, 0, VERB_CHANGES, verb_stop, NULL },
-  { "run", "ID...", "Run one job of scheduled sources now, even if paused", 1, -1, 0, VERB_CHANGES, verb_run, NULL },
-  { "create", "ID --exec CMD [OPTIONS]", "Create a source at run time", 1, 1, OPT_CREATE, VERB_CHANGES, verb_create,
-    "  --exec CMD          the worker's command line (required)\n"
-    "  --type exec|singer  what it writes (default exec)\n"
-    "  --frequency MIN     run a job every MIN minutes\n"
-    "  --cron EXPR         run jobs on a 5-field cron schedule (UTC)\n"
-    "  --paused            create it paused\n"
-    "  --stopped           create it stopped\n"
-    "  --sink FILE         the JSON-lines file its records go to\n"
-    "  --target CMD        a Singer target to feed instead of a file\n"
-    "  --name NAME         its display name\n" },
-  { "remove", "ID...", "Stop and forget sources made with create", 1, -1, 0, VERB_CHANGES, verb_remove, NULL },
-  { "reload", "", "Re-read the definition files", 0, 0, 0, VERB_CHANGES, verb_reload, NULL },
-  { "pause-all", "", "Pause the Manager: hold every source", 0, 0, 0, VERB_CHANGES, verb_pause_all, NULL },
-  { "unpause-all", "", "Unpause the Manager", 0, 0, 0, VERB_CHANGES, verb_unpause_all, NULL },
-  { "monitor", "", "Print one line per change until Ctrl-C", 0, 0, OPT_JSON, VERB_READS, verb_monitor,
-    "  --json        one JSON object per line\n" },
+  { "create", "ID --exec CMD [OPTIONS]", N_ ("Create a source at run time"), 1, 1, OPT_CREATE, VERB_CHANGES,
+    verb_create,
+    N_ ("  --exec CMD          the worker's command line (required)\n"
+        "  --type exec|singer  what it writes (default exec)\n"
+        "  --frequency MIN     run a job every MIN minutes\n"
+        "  --cron EXPR         run jobs on a 5-field cron schedule (UTC)\n"
+        "  --paused            create it paused\n"
+        "  --stopped           create it stopped\n"
+        "  --sink FILE         the JSON-lines file its records go to\n"
+        "  --target CMD        a Singer target to feed instead of a file\n"
+        "  --name NAME         its display name\n") },
+  { "remove", "ID...", N_ ("Stop and forget sources made with create"), 1, -1, 0, VERB_CHANGES, verb_remove, NULL },
+  { "reload", "", N_ ("Re-read the definition files"), 0, 0, 0, VERB_CHANGES, verb_reload, NULL },
+  { "pause-all", "", N_ ("Pause the Manager: hold every source"), 0, 0, 0, VERB_CHANGES, verb_pause_all, NULL },
+  { "unpause-all", "", N_ ("Unpause the Manager"), 0, 0, 0, VERB_CHANGES, verb_unpause_all, NULL },
+  { "monitor", "", N_ ("Print one line per change until Ctrl-C"), 0, 0, OPT_JSON, VERB_READS, verb_monitor,
+    N_ ("  --json        one JSON object per line\n") },
 };
 
 static const Verb *
@@ -85,42 +89,42 @@ find_verb (const char *name)
 static void
 print_help (void)
 {
-  printf ("sourcectl [OPTIONS...] COMMAND [ID...]\n\n"
-          "Query and control sourced, the data source supervisor.\n\n"
-          "Commands:\n");
+  printf (_ ("sourcectl [OPTIONS...] COMMAND [ID...]\n\n"
+             "Query and control sourced, the data source supervisor.\n\n"
+             "Commands:\n"));
   for (guint i = 0; i < G_N_ELEMENTS (verbs); i++)
     {
       g_autofree char *left = g_strdup_printf ("%s %s", verbs[i].name, verbs[i].usage);
-      printf ("  %-28s %s\n", left, verbs[i].summary);
+      printf ("  %-28s %s\n", left, _ (verbs[i].summary));
     }
-  printf ("\nOptions:\n"
-          "  -h, --help           show this help, or a command's with COMMAND --help\n"
-          "      --version        show the version\n"
-          "      --system         talk to sourced on the system bus (default)\n"
-          "      --user           talk to sourced on the session bus\n"
-          "  -H, --host=[USER@]HOST  talk to sourced on HOST's system bus over SSH\n"
-          "      --json           print JSON (reading commands; monitor: JSON lines)\n"
-          "      --no-legend      no table header and summary\n"
-          "  -n, --lines=N        status: how many journal lines to show (default 10)\n"
-          "      --no-pager       do not pipe the output into a pager\n"
-          "      --no-ask-password  do not ask polkit for a password (on a terminal, changing\n"
-          "                       commands on the system bus may ask, as systemctl does)\n"
-          "\nColours are used when standard output is a terminal and NO_COLOR is unset.\n"
-          "\nExit status:\n"
-          "  0  success\n"
-          "  1  failure (sourced said no, or is not running)\n"
-          "  2  wrong usage\n"
-          "  4  no such source\n"
-          "  5  the source is not in a stoppable state\n");
+  printf (_ ("\nOptions:\n"
+             "  -h, --help           show this help, or a command's with COMMAND --help\n"
+             "      --version        show the version\n"
+             "      --system         talk to sourced on the system bus (default)\n"
+             "      --user           talk to sourced on the session bus\n"
+             "  -H, --host=[USER@]HOST  talk to sourced on HOST's system bus over SSH\n"
+             "      --json           print JSON (reading commands; monitor: JSON lines)\n"
+             "      --no-legend      no table header and summary\n"
+             "  -n, --lines=N        status: how many journal lines to show (default 10)\n"
+             "      --no-pager       do not pipe the output into a pager\n"
+             "      --no-ask-password  do not ask polkit for a password (on a terminal, changing\n"
+             "                       commands on the system bus may ask, as systemctl does)\n"
+             "\nColours are used when standard output is a terminal and NO_COLOR is unset.\n"
+             "\nExit status:\n"
+             "  0  success\n"
+             "  1  failure (sourced said no, or is not running)\n"
+             "  2  wrong usage\n"
+             "  4  no such source\n"
+             "  5  the source is not in a stoppable state\n"));
 }
 
 static void
 print_verb_help (const Verb *cmd)
 {
-  printf ("sourcectl [OPTIONS...] %s %s\n\n%s.\n", cmd->name, cmd->usage, cmd->summary);
+  printf (_ ("sourcectl [OPTIONS...] %s %s\n\n%s.\n"), cmd->name, cmd->usage, _ (cmd->summary));
   if (cmd->details)
-    printf ("\nOptions:\n%s", cmd->details);
-  printf ("\nCommon options: --system, --user, -H HOST; see sourcectl --help.\n");
+    printf (_ ("\nOptions:\n%s"), _ (cmd->details));
+  printf (_ ("\nCommon options: --system, --user, -H HOST; see sourcectl --help.\n"));
 }
 
 static int
@@ -146,7 +150,7 @@ connect_bus (Ctl *ctl, gboolean user, const char *host)
   sourcectl_set_bus_label (ctl->bus_name);
   if (r < 0)
     {
-      fprintf (stderr, "sourcectl: cannot connect to the %s bus: %s\n", ctl->bus_name, g_strerror (-r));
+      fprintf (stderr, _ ("sourcectl: cannot connect to the %s bus: %s\n"), ctl->bus_name, g_strerror (-r));
       return EXIT_FAIL;
     }
   return EXIT_OK;
@@ -290,7 +294,7 @@ parse_options (int argc, char **argv, Ctl *ctl, Options *opts)
             char *end = NULL;
             guint64 v = g_ascii_strtoull (optarg, &end, 10);
             if (!*optarg || *end || v > 100000)
-              return sourcectl_usage_error ("--lines wants a number of lines from 0 to 100000, not '%s'", optarg);
+              return sourcectl_usage_error (_ ("--lines wants a number of lines from 0 to 100000, not '%s'"), optarg);
             ctl->lines = (guint) v;
             ctl->given |= OPT_LINES;
             break;
@@ -300,7 +304,7 @@ parse_options (int argc, char **argv, Ctl *ctl, Options *opts)
             char *end = NULL;
             guint64 v = g_ascii_strtoull (optarg, &end, 10);
             if (!*optarg || *end || v == 0 || v > G_MAXUINT32)
-              return sourcectl_usage_error ("--frequency wants a number of minutes, not '%s'", optarg);
+              return sourcectl_usage_error (_ ("--frequency wants a number of minutes, not '%s'"), optarg);
             ctl->frequency = (guint32) v;
             ctl->has_frequency = TRUE;
             ctl->given |= OPT_CREATE;
@@ -309,8 +313,8 @@ parse_options (int argc, char **argv, Ctl *ctl, Options *opts)
         case '?':
         default:
           if (optopt)
-            return sourcectl_usage_error ("option '-%c' is unknown or lacks its value", optopt);
-          return sourcectl_usage_error ("option '%s' is unknown or lacks its value", argv[optind - 1]);
+            return sourcectl_usage_error (_ ("option '-%c' is unknown or lacks its value"), optopt);
+          return sourcectl_usage_error (_ ("option '%s' is unknown or lacks its value"), argv[optind - 1]);
         }
     }
   return EXIT_OK;
@@ -332,7 +336,7 @@ select_verb (int argc, char **argv, Ctl *ctl, const Options *opts, const Verb **
   if (optind >= argc)
     {
       if (!opts->help)
-        return sourcectl_usage_error ("no command given");
+        return sourcectl_usage_error (_ ("no command given"));
       print_help ();
       return EXIT_OK;
     }
@@ -341,14 +345,14 @@ select_verb (int argc, char **argv, Ctl *ctl, const Options *opts, const Verb **
       if (optind + 1 < argc && (verb = find_verb (argv[optind + 1])))
         print_verb_help (verb);
       else if (optind + 1 < argc)
-        return sourcectl_usage_error ("unknown command '%s'", argv[optind + 1]);
+        return sourcectl_usage_error (_ ("unknown command '%s'"), argv[optind + 1]);
       else
         print_help ();
       return EXIT_OK;
     }
   verb = find_verb (argv[optind]);
   if (!verb)
-    return sourcectl_usage_error ("unknown command '%s'", argv[optind]);
+    return sourcectl_usage_error (_ ("unknown command '%s'"), argv[optind]);
   if (opts->help)
     {
       print_verb_help (verb);
@@ -357,20 +361,22 @@ select_verb (int argc, char **argv, Ctl *ctl, const Options *opts, const Verb **
   ctl->args = argv + optind + 1;
   ctl->n_args = argc - optind - 1;
   if (ctl->n_args < verb->min_args)
-    return sourcectl_usage_error ("%s needs %s", verb->name,
-                                  verb->min_args == 1 && verb->max_args == 1 ? "an ID" : "at least one ID");
+    return sourcectl_usage_error (
+        verb->min_args == 1 && verb->max_args == 1 ? _ ("%s needs an ID") : _ ("%s needs at least one ID"), verb->name);
   if (verb->max_args >= 0 && ctl->n_args > verb->max_args)
-    return sourcectl_usage_error ("%s takes %s", verb->name, verb->max_args == 0 ? "no arguments" : "one ID");
+    return sourcectl_usage_error (verb->max_args == 0 ? _ ("%s takes no arguments") : _ ("%s takes one ID"),
+                                  verb->name);
   if (ctl->given & ~verb->options)
-    return sourcectl_usage_error ("an option given does not apply to '%s'; see sourcectl %s --help", verb->name,
+    return sourcectl_usage_error (_ ("an option given does not apply to '%s'; see sourcectl %s --help"), verb->name,
                                   verb->name);
   if ((opts->user ? 1 : 0) + (opts->system_bus ? 1 : 0) + (opts->host ? 1 : 0) > 1)
-    return sourcectl_usage_error ("--system, --user and --host exclude each other");
+    return sourcectl_usage_error (_ ("--system, --user and --host exclude each other"));
   if (ctl->at)
     {
       guint64 at;
       if (!output_parse_time (ctl->at, &at))
-        return sourcectl_usage_error ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'", ctl->at);
+        return sourcectl_usage_error (_ ("--at wants a time in ISO 8601 such as 2019-06-01T00:00:00Z, not '%s'"),
+                                      ctl->at);
     }
   *out = verb;
   *done = FALSE;
@@ -419,6 +425,9 @@ main (int argc, char **argv)
   int ret;
 
   setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, SOURCED_LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   output_init ();
   ret = parse_options (argc, argv, &ctl, &opts);
   if (ret != EXIT_OK)

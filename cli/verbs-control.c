@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <glib/gi18n.h>
+
 #include "output.h"
 #include "source-info.h"
 #include "sourcectl.h"
@@ -124,7 +126,7 @@ expand (Ctl *ctl, gboolean not_running, int *ret)
         hit |= fnmatch (ctl->args[i], ((SourceInfo *) infos->pdata[k])->id, 0) == 0;
       if (!hit)
         {
-          fprintf (stderr, "sourcectl: no source matches '%s'\n", ctl->args[i]);
+          fprintf (stderr, _ ("sourcectl: no source matches '%s'\n"), ctl->args[i]);
           *ret = EXIT_NO_SOURCE;
           return NULL;
         }
@@ -183,7 +185,7 @@ act_on_one (Ctl *ctl, Action action, const char *id, const char *path, sd_bus_er
         if (r >= 0 && (r = sd_bus_message_read (reply, "t", &started)) >= 0)
           {
             g_autofree char *t = output_iso8601 (started);
-            printf ("%s: job started at %s\n", id, t ? t : "?");
+            printf (_ ("%s: job started at %s\n"), id, t ? t : "?");
           }
         return r;
       }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The verbs that change the Manager: create, reload, pause-all,
  * unpause-all. */
+#include <glib/gi18n.h>
+
 #include "sourcectl.h"
 
 static int
@@ -64,11 +66,11 @@ verb_create (Ctl *ctl)
   int r;
 
   if (!ctl->exec)
-    return sourcectl_usage_error ("create needs --exec COMMAND");
+    return sourcectl_usage_error (_ ("create needs --exec COMMAND"));
   if (ctl->has_frequency && ctl->cron)
-    return sourcectl_usage_error ("--frequency and --cron exclude each other");
+    return sourcectl_usage_error (_ ("--frequency and --cron exclude each other"));
   if (ctl->paused && ctl->stopped)
-    return sourcectl_usage_error ("--paused and --stopped exclude each other");
+    return sourcectl_usage_error (_ ("--paused and --stopped exclude each other"));
 
   r = sd_bus_message_new_method_call (ctl->bus, &m, SOURCED_BUS_NAME, SOURCED_MANAGER_PATH, SOURCED_MANAGER_IFACE,
                                       "CreateSource");

@@ -2,6 +2,8 @@
 /* The verbs that read: list, status, show. */
 #include <stdio.h>
 
+#include <glib/gi18n.h>
+
 #include "journal.h"
 #include "output.h"
 #include "source-info.h"
@@ -154,11 +156,11 @@ verb_list (Ctl *ctl)
   table_print (table, !ctl->no_legend);
   if (!ctl->no_legend)
     {
-      printf ("\n%u source%s listed.\n", infos->len, infos->len == 1 ? "" : "s");
+      printf (ngettext ("\n%u source listed.\n", "\n%u sources listed.\n", infos->len), infos->len);
       if (get_manager_paused_at (ctl, &gate, NULL) >= 0 && gate)
         {
           g_autofree char *since = output_timestamp (gate, now);
-          printf ("All sources are held: the Manager is paused since %s.\n", since);
+          printf (_ ("All sources are held: the Manager is paused since %s.\n"), since);
         }
     }
   return ret;

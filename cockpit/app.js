@@ -26,6 +26,9 @@ function showText(id, text) {
     e.hidden = !text;
 }
 
+// The static labels of index.html marked translate="yes", in the user's
+// language (po.js has loaded its catalogue, if there is one).
+cockpit.translate();
 followTheme();
 const client = new SourcedClient();
 const messageTimers = new Map();

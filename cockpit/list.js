@@ -9,10 +9,13 @@ import { count, exactTime, nextRunText, relativeTime, retryText, scheduleText } 
 const ROW_HEIGHT = 56; // px; sourced.css gives .rows .row the same height
 const MARGIN = 8; // rows rendered above and below the visible ones
 
+const _ = cockpit.gettext;
+const N_ = cockpit.noop;
+
 // The per-row actions: [action, label]. "pause"/"unpause" show one at a time.
 const ROW_ACTIONS = [
-    ["pause", "Pause"], ["unpause", "Unpause"], ["start", "Start"], ["stop", "Stop"],
-    ["restart", "Restart"], ["run", "Run now"], ["details", "Details"],
+    ["pause", N_("Pause")], ["unpause", N_("Unpause")], ["start", N_("Start")], ["stop", N_("Stop")],
+    ["restart", N_("Restart")], ["run", N_("Run now")], ["details", N_("Details")],
 ];
 
 function el(tag, className, text) {
@@ -191,10 +194,10 @@ export class SourceList {
         const buttons = el("span", "buttons");
         cells.buttons = {};
         for (const [action, label] of ROW_ACTIONS) {
-            const b = el("button", "small " + action, label);
+            const b = el("button", "small " + action, _(label));
             b.type = "button";
             b.dataset.action = action;
-            b.setAttribute("aria-label", label + " " + id);
+            b.setAttribute("aria-label", _(label) + " " + id);
             b.addEventListener("click", () => this.onAction(id, action, b));
             cells.buttons[action] = b;
             buttons.appendChild(b);

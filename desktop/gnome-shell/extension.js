@@ -13,6 +13,7 @@ const ExtensionUtils = imports.misc.extensionUtils;
 const Me = ExtensionUtils.getCurrentExtension();
 const { SourcedClient } = Me.imports.client;
 const { describeError } = Me.imports.errors;
+const _ = ExtensionUtils.gettext;
 
 const MENU_LIMIT = 20;
 const ICON_FLOWING = 'network-transmit-receive-symbolic';
@@ -71,10 +72,10 @@ const SourcesToggle = GObject.registerClass(
 class SourcesToggle extends QuickMenuToggle {
     _init(client) {
         // 43 calls it `label` (44 renames it `title`).
-        super._init({ label: 'Data sources', iconName: ICON_FLOWING, toggleMode: false });
+        super._init({ label: _('Data sources'), iconName: ICON_FLOWING, toggleMode: false });
         this._client = client;
         this._busy = false;
-        this.menu.setHeader(ICON_FLOWING, 'Data sources', '');
+        this.menu.setHeader(ICON_FLOWING, _('Data sources'), '');
         this._section = new PopupMenu.PopupMenuSection();
         this.menu.addMenuItem(this._section);
         this._items = new Map(); // id -> PopupSwitchMenuItem
@@ -122,16 +123,16 @@ class SourcesToggle extends QuickMenuToggle {
         else
             this.add_style_pseudo_class('insensitive');
         this.checked = c.running && !c.managerPausedAt;
-        this.label = c.running ? 'Data sources' : 'Data sources: not running';
+        this.label = c.running ? _('Data sources') : _('Data sources: not running');
         this.iconName = !c.running ? ICON_DOWN : c.managerPausedAt ? ICON_PAUSED : ICON_FLOWING;
         this.accessible_name = this.label;
-        this.menu.setHeader(this.iconName, 'Data sources', this._summary());
+        this.menu.setHeader(this.iconName, _('Data sources'), this._summary());
     }
 
     _summary() {
         const c = this._client;
         if (!c.running)
-            return 'sourced is not running';
+            return _('sourced is not running');
         const all = [...c.sources.values()];
         const paused = all.filter(p => p.PausedAt || p.SystemPausedAt).length;
         const failed = all.filter(p => p.Status === 'failed' || p.Status === 'restarting').length;
@@ -267,5 +268,8 @@ class Extension {
 }
 
 function init() {
+    // The extension's own catalogue (locale/ beside this file), under the
+    // gettext-domain of metadata.json.
+    ExtensionUtils.initTranslations();
     return new Extension();
 }

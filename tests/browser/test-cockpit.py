@@ -41,6 +41,7 @@ CASES = ["the menu has Data sources", "the list shows every source in id order",
          "the dark theme",
          "sourced stopped: the page says so; restarted: the page follows it",
          "a crash loop: 'restarting' with its attempt and retry time, in the problems filter and the detail view",
+         "in German (Cockpit's language cookie): the labels and the row actions are translated",
          "10,000 sources: first paint, scrolling and filtering"]
 
 
@@ -499,6 +500,31 @@ def t_crash_loop(page):
     no_js_errors(page)
 
 
+def t_german(page):
+    # Cockpit picks the language from its CockpitLang cookie (what its
+    # shell's language menu sets) and serves po.js as po.de.js.
+    b = page.b
+    b.js("document.cookie = 'CockpitLang=de; path=/'; true")
+    try:
+        page.open()
+        b.wait("document.getElementById('gate-pause').textContent === 'Alle anhalten'",
+               what="'Pause all' in German")
+        assert b.js("document.querySelector('h1').textContent") == "Datenquellen"
+        b.wait("(b => b && b.textContent === 'Anhalten')(document.querySelector('%s button.pause'))" % row("clock"),
+               what="the row's Pause in German")
+        labels = b.js("[...document.querySelectorAll('.row.head span')].map(s => s.textContent)")
+        assert labels[:3] == ["ID", "Name", "Status"] and "Datensätze" in labels, labels
+        page.shot("german")
+        # Still the same page: its Pause works in any language.
+        b.click(row("clock") + " button.pause")
+        wait_for("clock paused on the bus", lambda: page.bed.prop("clock", "Status") == "paused")
+    finally:
+        b.js("document.cookie = 'CockpitLang=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT'; true")
+    page.open()
+    assert b.js("document.getElementById('gate-pause').textContent") == "Pause all"
+    no_js_errors(page)
+
+
 def t_many(page):
     bed = page.bed
     page.bed.stop_sourced()
@@ -549,7 +575,7 @@ def main():
         bed.close()
         tap.done()
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_records, t_in_flight, t_not_stoppable, t_create, t_text_only,
-           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_many]
+           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_german, t_many]
     def known_state(page):
         bed.reset(BASE, keep_others=False)
         page.b.goto("about:blank")  # a fresh page: no filter, no dialog, the list

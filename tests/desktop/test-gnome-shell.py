@@ -39,7 +39,8 @@ CASES = ["the extension is ENABLED with no JS error",
          "'and N more…' and Show open the Cockpit page, or sourcectl status in a terminal without it",
          "a refusal from sourced is put in the extension's words (NotStoppable)",
          "sourced stopped: the toggle is insensitive; restarted: it follows again",
-         "the shell's log has no JS error"]
+         "the shell's log has no JS error",
+         "in German (LANG=de_DE.UTF-8): the toggle and its menu are translated"]
 
 # The extension's objects, from the shell's side.
 EXT = "Main.extensionManager.lookup('%s')" % UUID
@@ -80,15 +81,21 @@ class Shell:
             if not shutil.which(tool):
                 raise AssertionError("%s is not installed (Debian packages gnome-shell, dbus-x11)" % tool)
         self.install_recorders()
+        self.start()
+
+    def start(self, lang="C.UTF-8"):
+        """Starts gnome-shell headless in a session of its own, in @lang."""
         self.env = {
             "PATH": self.fakebin + ":" + os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self.home, "USER": USER,
             "XDG_RUNTIME_DIR": self.runtime, "XDG_DATA_DIRS": self.datadir + ":/usr/local/share:/usr/share",
-            "XDG_CONFIG_HOME": os.path.join(self.home, ".config"), "LANG": "C.UTF-8",
-            "DBUS_SYSTEM_BUS_ADDRESS": bed.address, "XDG_SESSION_TYPE": "wayland", "NO_AT_BRIDGE": "1",
+            "XDG_CONFIG_HOME": os.path.join(self.home, ".config"), "LANG": lang,
+            "DBUS_SYSTEM_BUS_ADDRESS": self.bed.address, "XDG_SESSION_TYPE": "wayland", "NO_AT_BRIDGE": "1",
             "GSETTINGS_BACKEND": "keyfile",
         }
         self.addr_file = os.path.join(self.runtime, "session-bus")
-        self.log_path = os.path.join(bed.dir, "gnome-shell.log")
+        if os.path.exists(self.addr_file):
+            os.unlink(self.addr_file)
+        self.log_path = os.path.join(self.bed.dir, "gnome-shell.log")
         script = ("echo \"$DBUS_SESSION_BUS_ADDRESS\" > %s.tmp && mv %s.tmp %s && "
                   "gsettings set org.gnome.shell enabled-extensions \"['%s']\" && "
                   "gsettings set org.gnome.shell disable-user-extensions false && "
@@ -383,6 +390,25 @@ def t_error_words(shell):
     assert text == "Not stoppable: Unable to stop source 'alpha': not in a stoppable state", text
 
 
+def t_german(shell):
+    # The last case: the shell is started again in German (the locale must
+    # exist: tools/install-deps.sh --test makes de_DE.UTF-8).
+    shell.close()
+    shell.start(lang="de_DE.UTF-8")
+    shell.wait(EXT + "?.state === 1", "the extension to be enabled again")
+    shell.wait(TOGGLE + "._client.loaded", "the extension to read the sources")
+    assert shell.eval(TOGGLE + ".label") == "Datenquellen", shell.eval(TOGGLE + ".label")
+    header = shell.eval(TOGGLE + ".menu._headerTitle.text")
+    assert header == "Datenquellen", header
+    shell.bed.stop_sourced()
+    shell.wait("%s.label === 'Datenquellen: läuft nicht'" % TOGGLE, "the not-running label in German")
+    shell.bed.start_sourced("--group=" + GROUP)
+    shell.eval("Main.panel.statusArea.quickSettings.menu.open(); return true")
+    time.sleep(0.5)  # the menu's opening animation, for the picture only
+    shell.screenshot("quick-settings-de")
+    assert not shell.js_errors(), shell.js_errors()
+
+
 def t_log(shell):
     errors = shell.js_errors()
     assert not errors, "".join(errors[:10])
@@ -406,7 +432,7 @@ def main():
         tap.done()
     fns = [t_enabled, t_toggle_state, t_toggle_pauses, t_gdbus_unpause, t_menu, t_many, t_notification, t_crash_loop,
            t_show,
-           t_error_words, t_restart, t_log]
+           t_error_words, t_restart, t_log, t_german]
     def known_state(shell):
         bed.reset({"alpha": True, "beta": True, "gamma": True}, "--group=" + GROUP)
         shell.eval("%s?.stateObj?._indicator?._toggle?.menu.close(); Main.panel.statusArea.quickSettings.menu.close(); "
