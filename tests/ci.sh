@@ -65,7 +65,7 @@ rm -rf "$private"
 echo "=== build: AddressSanitizer + UndefinedBehaviorSanitizer"
 if setup build-asan -Db_sanitize=address,undefined -Db_lundef=false; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    meson test -C build-asan --print-errorlogs --no-suite valgrind --no-suite host --no-suite browser --no-suite desktop || status=1
+    meson test -C build-asan --print-errorlogs --no-suite valgrind --no-suite host --no-suite browser --no-suite desktop --no-suite lint || status=1
   logs+=(build-asan/meson-logs/testlog.json)
 else
   status=1; build_failures=$((build_failures + 1)); echo "BUILD FAILED: build-asan"

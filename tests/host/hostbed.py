@@ -1,11 +1,14 @@
 """A booted Debian 12 for sourced's host tests: systemd as PID 1, the system
 bus with the shipped policy, a real polkitd and journald, under
 systemd-nspawn. The root is cached (mkroot.sh); each run works on a copy,
-with the build installed into it by `meson install --destdir`, and tears
-the container down whatever happens."""
+with sourced installed into it as an administrator installs it: the Debian
+packages built from this tree (tools/build-debs.sh), put in with
+`apt-get install ./….deb`; and tears the container down whatever
+happens."""
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -47,15 +50,52 @@ class Host:
         r = sh(["cp", "-a", "--reflink=auto", cached, self.root])
         if r.returncode != 0:
             raise BedError("cannot copy the cached root: " + r.stderr.strip())
-        r = sh(["meson", "install", "-C", self.build_dir, "--no-rebuild", "--quiet", "--destdir", self.root])
+        self.build_packages()
+        # Installed before the first boot, as on a machine being set up: the
+        # postinst makes the user and enables the unit; systemd starts it
+        # at boot.
+        r = sh(["chroot", self.root, "/bin/sh", "-c",
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "
+                "/var/cache/sourced-debs/v1/sourced_*.deb /var/cache/sourced-debs/v1/cockpit-sourced_*.deb"])
         if r.returncode != 0:
-            raise BedError("meson install --destdir failed: " + r.stderr.strip()[-2000:])
-        unit = [p for p in ("usr/lib/systemd/system/sourced.service", "lib/systemd/system/sourced.service")
-                if os.path.exists(os.path.join(self.root, p))]
-        if not unit:
-            raise BedError("the build installs no unit under /usr/lib/systemd/system: configure it with "
-                           "meson setup --prefix=/usr (as a distribution package would)")
+            raise BedError("apt-get install of the packages failed: " + (r.stdout + r.stderr).strip()[-2000:])
+        if not os.path.exists(os.path.join(self.root, "lib/systemd/system/sourced.service")):
+            raise BedError("the sourced package installs no unit under /lib/systemd/system")
         self.log_path = os.path.join(self.work, "console.log")
+
+    def build_packages(self):
+        """The packages of this tree (v1), and the same rebuilt with a
+        higher version (v2, for the upgrade), under
+        /var/cache/sourced-debs in the root; lintian's report beside v1."""
+        src = os.path.dirname(os.path.dirname(HERE))
+        v1 = os.path.join(self.root, "var/cache/sourced-debs/v1")
+        r = sh(["bash", os.path.join(src, "tools", "build-debs.sh"), v1], timeout=900)
+        if r.returncode != 0:
+            raise BedError("the packages do not build: " + (r.stdout + r.stderr).strip()[-2000:])
+        self.lintian = open(os.path.join(v1, "lintian.txt")).read()
+        # v2: each package rebuilt with its version bumped, as a new upload
+        # of the same source would be (dpkg-deb, not a second compile).
+        v2 = os.path.join(self.root, "var/cache/sourced-debs/v2")
+        os.makedirs(v2)
+        for deb in sorted(os.listdir(v1)):
+            if not deb.endswith(".deb") or "dbgsym" in deb:
+                continue
+            tree = os.path.join(self.work, "repack")
+            shutil.rmtree(tree, ignore_errors=True)
+            r = sh(["dpkg-deb", "-R", os.path.join(v1, deb), tree])
+            if r.returncode != 0:
+                raise BedError("dpkg-deb -R %s: %s" % (deb, r.stderr))
+            control = os.path.join(tree, "DEBIAN", "control")
+            with open(control) as f:
+                text = f.read()
+            text = re.sub(r"^Version: (.*)$", r"Version: \1+upgrade1", text, flags=re.M)
+            text = re.sub(r"\bsourced \(>= ([^)]+)\)", r"sourced (>= \1+upgrade1)", text)
+            with open(control, "w") as f:
+                f.write(text)
+            r = sh(["dpkg-deb", "--root-owner-group", "-b", tree, v2])
+            if r.returncode != 0:
+                raise BedError("dpkg-deb -b %s: %s" % (deb, r.stderr))
+            shutil.rmtree(tree, ignore_errors=True)
 
     def copy_in(self, src, dest, mode=None):
         target = os.path.join(self.root, dest.lstrip("/"))

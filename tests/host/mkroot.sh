@@ -41,6 +41,8 @@ CONF
 rm -f "$root.tmp/etc/systemd/system/dbus.service" "$root.tmp/etc/systemd/user/dbus.service"
 chroot "$root.tmp" systemctl mask console-getty.service getty@.service systemd-timesyncd.service \
   apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1 || true
+# The German locale the translation scenario runs sourcectl in.
+chroot "$root.tmp" localedef -i de_DE -f UTF-8 de_DE.UTF-8
 touch "$root.tmp/.sourced-host-complete"
 # Older roots of other package lists go; this one takes their place.
 find "$cache" -maxdepth 1 -name 'root-*' ! -name "root-$key*" -exec rm -rf {} + 2>/dev/null || true

@@ -85,12 +85,29 @@ NOISY = r"""Exec=/bin/sh -c 'echo "noisy worker says hello" >&2; exec sleep 1000
 
 
 @scenario
+def package_installed_enabled_and_clean():
+    """apt-get install ./sourced_….deb ./cockpit-sourced_….deb (before the
+    first boot): the unit is enabled and ran at boot, under the user the
+    postinst made; lintian reports no error and no warning."""
+    assert host.out("dpkg-query -W -f '${Status} ${Version}' sourced").startswith("install ok installed "), \
+        host.out("dpkg-query -W sourced")
+    assert host.out("systemctl is-enabled sourced.service") == "enabled"
+    host.wait("sourced to run since boot", lambda: unit("ActiveState")["ActiveState"] == "active", timeout=60)
+    assert host.out("getent passwd sourced").startswith("sourced:")
+    problems = [l for l in host.lintian.splitlines() if re.match(r"^[EW]: ", l)]
+    assert not problems, problems
+    for path in ("/usr/share/man/man8/sourced.8.gz", "/usr/share/man/man5/org.sourced.Sourced1.5.gz",
+                 "/usr/share/locale/de/LC_MESSAGES/sourced.mo", "/usr/share/cockpit/sourced/po.de.js"):
+        host.run("test -f " + path)
+
+
+@scenario
 def unit_starts_with_ready_and_status():
-    """systemctl start: Type=notify, READY=1, STATUS= from the daemon."""
+    """systemctl restart: Type=notify, READY=1, STATUS= from the daemon."""
     define("ticker", TICKER)
     define("py", PY)
     define("noisy", NOISY)
-    host.run("systemctl start sourced.service", timeout=90)
+    host.run("systemctl restart sourced.service", timeout=90)
     u = unit("ActiveState", "SubState", "StatusText", "Type", "MainPID")
     assert u["ActiveState"] == "active" and u["SubState"] == "running", u
     assert u["Type"] == "notify", u
@@ -796,6 +813,75 @@ def sourced_starts_and_answers():
 for _fn in (sourced_starts_and_answers, polkit_root_member_and_stranger, dbus_activation_starts_the_service,
             bulk_pause_of_10000_sources, stalled_subscriber_then_restart, first_install_on_a_running_host):
     on_dbus_broker(_fn)
+
+
+@scenario
+def sourcectl_speaks_german():
+    """With LANG=de_DE.UTF-8, sourcectl's messages come from the German
+    catalogue the package installed; the exit codes stay."""
+    r = host.run("LANG=de_DE.UTF-8 sourcectl status no-such-source", check=False)
+    assert r.returncode == 4, (r.returncode, r.stderr)
+    assert r.stderr.strip() == "sourcectl: Quelle »no-such-source« nicht gefunden", r.stderr
+    r = host.run("LANG=de_DE.UTF-8 sourcectl frobnicate", check=False)
+    assert r.returncode == 2 and "unbekannter Befehl »frobnicate«" in r.stderr, (r.returncode, r.stderr)
+    r = host.run("LANG=C.UTF-8 sourcectl status no-such-source", check=False)
+    assert r.stderr.strip() == "sourcectl: source 'no-such-source' not found", r.stderr
+
+
+def installed_version():
+    return host.out("dpkg-query -W -f '${Version}' sourced")
+
+
+@scenario
+def package_upgrade_remove_purge_reinstall():
+    """The package's life on a running host, as apt runs it: an upgrade to a
+    rebuilt, higher version restarts sourced with every pause and bookmark
+    kept; remove stops it and keeps the state and the definitions; purge
+    removes the state (the definitions an administrator wrote stay, and so
+    does /etc/sourced that holds them); a reinstall starts clean."""
+    v1 = installed_version()
+    define("keepme", 'Type=singer\nExec=/bin/sh -c \'echo "{\\"type\\": \\"STATE\\", \\"value\\": '
+                     '{\\"cursor\\": 42}}"; exec sleep 100000\'\n')
+    define("pauseme", TICKER)
+    host.run("systemctl reload sourced.service", timeout=90)
+    host.wait("keepme's bookmark", lambda: json.loads(prop("keepme", "Bookmark") or "null") == {"cursor": 42})
+    wait_active("pauseme")
+    host.run("sourcectl pause pauseme")
+    paused_at = prop("pauseme", "PausedAt")
+    assert paused_at > 0
+    pid = unit("MainPID")["MainPID"]
+
+    host.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/sourced-debs/v2/sourced_*.deb "
+             "/var/cache/sourced-debs/v2/cockpit-sourced_*.deb", timeout=300)
+    assert installed_version() == v1 + "+upgrade1", installed_version()
+    host.wait("sourced to run again", lambda: unit("ActiveState")["ActiveState"] == "active", timeout=60)
+    assert unit("MainPID")["MainPID"] != pid, "the upgrade did not restart sourced"
+    assert prop("pauseme", "PausedAt") == paused_at and prop("pauseme", "Status") == "paused"
+    assert json.loads(prop("keepme", "Bookmark")) == {"cursor": 42}
+
+    host.run("DEBIAN_FRONTEND=noninteractive apt-get remove -y -q sourced cockpit-sourced", timeout=300)
+    assert host.run("systemctl is-active sourced.service", check=False).stdout.strip() != "active"
+    host.run("test ! -e /usr/libexec/sourced && test -d /var/lib/sourced && test -f %s/keepme.source" % DEFS)
+    assert "deinstall ok config-files" in host.out("dpkg-query -W -f '${Status}' sourced")
+
+    host.run("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sourced", timeout=300)
+    host.run("test ! -e /var/lib/sourced")
+    host.run("test -f %s/keepme.source" % DEFS)  # the administrator's file stays
+    assert host.run("dpkg-query -W -f '${Status}' sourced", check=False).stdout.strip() in ("", "unknown ok not-installed")
+
+    host.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q /var/cache/sourced-debs/v2/sourced_*.deb",
+             timeout=300)
+    host.wait("sourced to run after the reinstall", lambda: unit("ActiveState")["ActiveState"] == "active",
+              timeout=60)
+    # Clean: the definitions are read afresh, nothing of the old state.
+    host.wait("pauseme back", lambda: prop("pauseme", "Status") == "active", timeout=30)
+    assert prop("pauseme", "PausedAt") == 0
+    host.wait("keepme's tap to run again from no bookmark", lambda: prop("keepme", "Status") == "active")
+    # A purge of a package whose folders hold nothing an administrator
+    # wrote removes /etc/sourced too.
+    host.run("rm -f %s/*.source" % DEFS)
+    host.run("DEBIAN_FRONTEND=noninteractive apt-get purge -y -q sourced", timeout=300)
+    host.run("test ! -e /etc/sourced && test ! -e /var/lib/sourced")
 
 
 def main():
