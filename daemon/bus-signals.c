@@ -41,6 +41,11 @@ bus_signals_source_changed (Sourced *d, Source *src)
    * durable (or never, if it fails). */
   if (!src->changed || src->rollback)
     return;
+  if (!(src->changed & SOURCE_PROPS_EMITTING))
+    {
+      src->changed = 0; /* counters only: they are read, not signalled */
+      return;
+    }
   if (!bus_ready (d) || src->is_new || src->removed)
     {
       src->changed = 0;

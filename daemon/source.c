@@ -415,6 +415,7 @@ source_prop_names (guint mask)
   };
   GPtrArray *out = g_ptr_array_new ();
 
+  mask &= SOURCE_PROPS_EMITTING;
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
     if (mask & (1u << i))
       g_ptr_array_add (out, g_strdup (names[i]));

@@ -47,6 +47,18 @@ typedef enum {
 
 G_STATIC_ASSERT (SOURCE_N_PROPS <= 32); /* Source.changed is a guint */
 
+/* The change-signal mask: the properties whose changes go out in
+ * PropertiesChanged (kinds SIGNAL and WRITABLE), from the same table. */
+#define SOURCE_PROP_EMITS_CONST 0u
+#define SOURCE_PROP_EMITS_SIGNAL 1u
+#define SOURCE_PROP_EMITS_SILENT 0u
+#define SOURCE_PROP_EMITS_WRITABLE 1u
+enum {
+#define SOURCE_PROP_EMITTING_BIT(bit, name, sig, kind, value) | (SOURCE_PROP_EMITS_##kind ? SOURCE_PROP_##bit : 0u)
+  SOURCE_PROPS_EMITTING = 0u SOURCE_PROPERTIES (SOURCE_PROP_EMITTING_BIT)
+#undef SOURCE_PROP_EMITTING_BIT
+};
+
 /* The part of a source that is persisted in the store. */
 typedef struct {
   guint64 paused_at;
@@ -212,7 +224,8 @@ void source_rollback_change (Source *src, gboolean gate_paused);
 void source_control_clear (SourceControl *control);
 void source_control_copy (SourceControl *to, const SourceControl *from);
 
-/* Names of the properties in @mask, for PropertiesChanged. */
+/* Names of the properties in @mask that emit (SOURCE_PROPS_EMITTING), for
+ * PropertiesChanged. */
 GStrv source_prop_names (guint mask);
 
 /* Store encoding: one "[Source <id>]" group. */

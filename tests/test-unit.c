@@ -501,6 +501,21 @@ test_status_derivation (void)
     }
 }
 
+/* The change-signal mask comes from the property table: a counter
+ * (EmitsChangedSignal=false) or the constant Id never goes out in
+ * PropertiesChanged, whatever a mutator marks. */
+static void
+test_prop_names_emitting_only (void)
+{
+  g_auto (GStrv) names = source_prop_names (SOURCE_PROP_RECORDS_DELIVERED | SOURCE_PROP_STATUS | SOURCE_PROP_ID |
+                                            SOURCE_PROP_PAUSED_AT | SOURCE_PROP_LAST_RECORD_AT);
+  g_assert_cmpuint (g_strv_length (names), ==, 2);
+  g_assert_cmpstr (names[0], ==, "Status");
+  g_assert_cmpstr (names[1], ==, "PausedAt");
+  g_assert_false (SOURCE_PROPS_EMITTING & SOURCE_PROP_BYTES_DELIVERED);
+  g_assert_true (SOURCE_PROPS_EMITTING & SOURCE_PROP_SINK);
+}
+
 static void
 test_rollback (void)
 {
@@ -685,6 +700,7 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/singer/messages", test_singer_messages);
   g_test_add_func ("/unit/source/status", test_status_derivation);
   g_test_add_func ("/unit/source/rollback", test_rollback);
+  g_test_add_func ("/unit/source/prop-names-emitting-only", test_prop_names_emitting_only);
   g_test_add_func ("/unit/source/stale-edit-refused", test_stale_edit_refused);
   g_test_add_func ("/unit/source/store-encoding", test_store_encoding);
   g_test_add_func ("/unit/source/store-text", test_store_text_matches_keyfile);
