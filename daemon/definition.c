@@ -110,7 +110,7 @@ definition_parse (const char *path, const char *data, gsize length, const char *
       g_autofree char *value = unescape_value (g_strchug (eq + 1));
       if (!source_settings_set_from_text (settings, line, value, &local) ||
           (state_dir && g_str_equal (line, "Sink") && settings->sink &&
-           !sink_path_check (settings->sink, state_dir, &local)))
+           !sink_check (settings->sink, state_dir, &local)))
         {
           g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
                        "%s:%u: %s", path, lineno, local->message);

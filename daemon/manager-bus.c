@@ -451,8 +451,7 @@ method_create_source (sd_bus_message *m, void *userdata, sd_bus_error *error)
                                   "Source '%s' already exists (defined in %s)", id, existing->definition_file);
       return sourced_error_set_bus (error, SOURCED_ERROR_ALREADY_EXISTS, "Source '%s' already exists", id);
     }
-  if (!read_settings (m, settings, &local) ||
-      (settings->sink && !sink_path_check (settings->sink, d->state_dir, &local)))
+  if (!read_settings (m, settings, &local) || (settings->sink && !sink_check (settings->sink, d->state_dir, &local)))
     return sourced_error_to_bus (local, error);
   AUTH_OR_RETURN (d, m, AUTH_MANAGE, error);
   if (d->n_sources >= d->max_sources)
@@ -581,7 +580,8 @@ const sd_bus_vtable manager_bus_vtable[] = {
 #define MANAGER_PROP_VTABLE(bit, name, sig, kind, value) BUS_PROP_VTABLE_##kind (name, sig, get_##bit, NULL),
   MANAGER_PROPERTIES (MANAGER_PROP_VTABLE)
 #undef MANAGER_PROP_VTABLE
-  /* clang-format off: the rows above are a macro, not a call it continues */
+  /* The rows above are a macro, not a call these continue. */
+  /* clang-format off */
   SD_BUS_METHOD_WITH_ARGS ("ListSources", SD_BUS_NO_ARGS, SD_BUS_RESULT ("a(ssto)", sources), method_list_sources,
                            SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("ListSourcesPaged", SD_BUS_ARGS ("s", after_id, "u", max),

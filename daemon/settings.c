@@ -72,6 +72,7 @@ source_settings_free (SourceSettings *s)
   g_free (s->cron_expression);
   g_free (s->sink);
   g_free (s->target);
+  g_free (s->schema);
   g_free (s);
 }
 
@@ -84,12 +85,15 @@ source_settings_copy (const SourceSettings *s)
   c->cron_expression = g_strdup (s->cron_expression);
   c->sink = g_strdup (s->sink);
   c->target = g_strdup (s->target);
+  c->schema = g_strdup (s->schema);
   return c;
 }
 
 gboolean
 source_settings_equal (const SourceSettings *a, const SourceSettings *b)
 {
+  /* One setting a line. */
+  /* clang-format off */
   return g_strcmp0 (a->display_name, b->display_name) == 0 &&
          a->type == b->type &&
          g_strcmp0 (a->exec, b->exec) == 0 &&
@@ -97,10 +101,12 @@ source_settings_equal (const SourceSettings *a, const SourceSettings *b)
          g_strcmp0 (a->cron_expression, b->cron_expression) == 0 &&
          a->initial_state == b->initial_state &&
          g_strcmp0 (a->sink, b->sink) == 0 &&
+         g_strcmp0 (a->schema, b->schema) == 0 &&
          g_strcmp0 (a->target, b->target) == 0 &&
          a->stop_timeout_sec == b->stop_timeout_sec &&
          a->restart_sec == b->restart_sec &&
          a->max_failures == b->max_failures;
+  /* clang-format on */
 }
 
 const char *
@@ -139,6 +145,7 @@ static const SettingsKey settings_keys[] = {
   { "CronExpression", 's', OFF (cron_expression), 0, 0 },
   { "InitialState", 's', 0, 0, 0 },
   { "Sink", 's', OFF (sink), 0, 0 },
+  { "Schema", 's', OFF (schema), 0, 0 },
   { "Target", 's', OFF (target), 0, 0 },
   { "StopTimeoutSec", 'u', OFF (stop_timeout_sec), 0, 3600 },
   { "RestartSec", 'u', OFF (restart_sec), 1, 300 },
@@ -168,6 +175,20 @@ bad_value (GError **error, const char *key, const char *value, const char *why)
   g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
                "Invalid value '%s' for setting '%s': %s", shown, key, why);
   return FALSE;
+}
+
+/* A schema name PostgreSQL takes unquoted, as Singer targets name theirs. */
+static gboolean
+schema_name_is_valid (const char *name)
+{
+  gsize len = strlen (name);
+
+  if (len == 0 || len > 63 || g_ascii_isdigit (name[0]))
+    return FALSE;
+  for (const char *c = name; *c; c++)
+    if (!(g_ascii_islower (*c) || g_ascii_isdigit (*c) || *c == '_'))
+      return FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -221,8 +242,12 @@ set_string_key (SourceSettings *s, const SettingsKey *k, const char *value, GErr
     }
   /* The rules that need no state directory (absolute, not the kernel's);
    * the state directory's own rule is checked where it is known. */
-  if (g_str_equal (k->key, "Sink") && value[0] != '\0' && !sink_path_check (value, NULL, error))
+  if (g_str_equal (k->key, "Sink") && value[0] != '\0' && !sink_check (value, NULL, error))
     return FALSE;
+  if (g_str_equal (k->key, "Schema") && value[0] != '\0' && !schema_name_is_valid (value))
+    return bad_value (error, k->key, value,
+                      "expected a PostgreSQL name: lower-case letters, digits and '_', not starting with a digit, "
+                      "at most 63 bytes");
 
   char **field = G_STRUCT_MEMBER_P (s, k->offset);
   g_free (*field);
@@ -309,6 +334,22 @@ source_settings_validate (const SourceSettings *s, GError **error)
     {
       g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
                            "Invalid setting 'Target': a source has either Sink or Target, not both");
+      return FALSE;
+    }
+  if (s->schema && !sink_is_postgresql (s->sink))
+    {
+      g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
+                           "Invalid setting 'Schema': it names the database schema of a PostgreSQL Sink, and this "
+                           "source's sink is a file");
+      return FALSE;
+    }
+  /* Checked as the contract has them, so that the errors are right; the
+   * delivery itself is not in this version. */
+  if (sink_is_postgresql (s->sink))
+    {
+      g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_NOT_SUPPORTED,
+                           "Unsupported setting 'Sink': this version of sourced does not deliver into PostgreSQL "
+                           "yet; use a file Sink= or a Singer Target= for now");
       return FALSE;
     }
   return TRUE;

@@ -31,6 +31,7 @@ typedef struct {
   char *cron_expression; /* NULL: none */
   InitialState initial_state;
   char *sink;
+  char *schema; /* PostgreSQL sinks: their schema; NULL: the id */
   char *target;
   guint stop_timeout_sec;
   guint restart_sec;

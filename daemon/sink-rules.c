@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <libpq-fe.h>
+
 #include "sourced-error.h"
 
 /* "/a/./b//../c" -> "/a/c", without touching the file system. */
@@ -154,4 +156,45 @@ sink_fd_check (int fd, const char *path, GError **error)
                S_ISDIR (st.st_mode) ? "directory" : S_ISCHR (st.st_mode) ? "character device"
                : S_ISBLK (st.st_mode) ? "block device" : S_ISSOCK (st.st_mode) ? "socket" : "special file");
   return FALSE;
+}
+
+gboolean
+sink_is_postgresql (const char *sink)
+{
+  return sink && (g_str_has_prefix (sink, "postgresql://") || g_str_has_prefix (sink, "postgres://"));
+}
+
+static gboolean
+postgresql_check (const char *uri, GError **error)
+{
+  char *parse_error = NULL;
+  PQconninfoOption *options = PQconninfoParse (uri, &parse_error);
+  gboolean ok = TRUE;
+
+  if (!options)
+    {
+      g_autofree char *why = g_strstrip (g_strdup (parse_error ? parse_error : "out of memory"));
+      PQfreemem (parse_error);
+      g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
+                   "Invalid setting 'Sink': not a valid PostgreSQL connection URI: %s", why);
+      return FALSE;
+    }
+  for (PQconninfoOption *o = options; o->keyword; o++)
+    if (g_str_equal (o->keyword, "password") && o->val && o->val[0])
+      {
+        g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
+                             "Invalid setting 'Sink': a password in the URI is refused; give it in a passfile "
+                             "(PGPASSFILE; for the system service, a systemd credential)");
+        ok = FALSE;
+      }
+  PQconninfoFree (options);
+  return ok;
+}
+
+gboolean
+sink_check (const char *sink, const char *state_dir, GError **error)
+{
+  if (sink_is_postgresql (sink))
+    return postgresql_check (sink, error);
+  return sink_path_check (sink, state_dir, error);
 }

@@ -18,3 +18,14 @@ gboolean sink_path_check (const char *path, const char *state_dir, GError **erro
 
 /* Once opened: a sink must be a regular file or a FIFO (or /dev/null). */
 gboolean sink_fd_check (int fd, const char *path, GError **error);
+
+/* A PostgreSQL sink: Sink=postgresql://… or postgres://… (a libpq
+ * connection URI). */
+gboolean sink_is_postgresql (const char *sink);
+
+/* Any Sink= value: a PostgreSQL URI must parse (libpq's own parser) and
+ * hold no password (passwords come from a passfile: PGPASSFILE, for the
+ * system service a systemd credential); anything else is a file path and
+ * goes through sink_path_check(). Errors name the setting and never repeat
+ * a password. */
+gboolean sink_check (const char *sink, const char *state_dir, GError **error);

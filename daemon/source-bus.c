@@ -328,7 +328,8 @@ const sd_bus_vtable source_bus_vtable[] = {
   BUS_PROP_VTABLE_##kind (name, sig, get_##bit, set_property_unused),
   SOURCE_PROPERTIES (SOURCE_PROP_VTABLE)
 #undef SOURCE_PROP_VTABLE
-  /* clang-format off: the rows above are a macro, not a call it continues */
+  /* The rows above are a macro, not a call these continue. */
+  /* clang-format off */
   SD_BUS_METHOD_WITH_ARGS ("Pause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_pause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Unpause", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
   SD_BUS_METHOD_WITH_ARGS ("Start", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_start, SD_BUS_VTABLE_UNPRIVILEGED),

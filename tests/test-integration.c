@@ -1038,6 +1038,66 @@ test_sink_rules (void)
   g_assert_null (strstr (log, "incomplete transaction"));
 }
 
+/* CreateSource with @settings (Exec added): refused with @error_name, the
+ * message naming @key and holding @reason and not @secret; nothing made. */
+static void
+check_create_refused (Harness *h, const char *key, const char *value, const char *error_name, const char *reason,
+                      const char *secret)
+{
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+
+  if (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", &e, NULL, "sa{sv}", "pg", 2, "Exec", "s", "sleep 1000", key,
+                    "s", value) >= 0)
+    g_error ("%s=%s was accepted", key, value);
+  g_assert_cmpstr (e.name, ==, error_name);
+  g_autofree char *named = g_strdup_printf ("'%s'", key);
+  if (!strstr (e.message, named) || !strstr (e.message, reason))
+    g_error ("%s=%s: expected %s and '%s' in '%s'", key, value, named, reason, e.message);
+  if (secret && strstr (e.message, secret))
+    g_error ("%s=%s: the message repeats the secret: '%s'", key, value, e.message);
+  sd_bus_error_free (&e);
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "pg"), <, 0);
+  g_assert_cmpstr (e.name, ==, ERR ("NoSuchSource"));
+  sd_bus_error_free (&e);
+}
+
+/* Sink=postgresql://… (issue 20): checked as the contract says, with
+ * libpq's own parser, before this version refuses to deliver there. */
+static void
+test_postgresql_sink_checked (void)
+{
+  g_autoptr (Harness) h = harness_new ();
+  sd_bus_error e = SD_BUS_ERROR_NULL;
+
+  harness_write_definition (h, "pgfile", "[Source]\nExec=sleep 1000\nSink=postgres://loader:s3cret@db/warehouse\n");
+  harness_write_definition (h, "badschema", "[Source]\nExec=sleep 1000\nSchema=Sales-EU\n");
+  harness_start (h, NULL);
+
+  /* A password in the URI, in any of libpq's forms: InvalidArgs, and the
+   * password is not repeated. */
+  check_create_refused (h, "Sink", "postgresql://loader:s3cret@localhost/warehouse",
+                        "org.freedesktop.DBus.Error.InvalidArgs", "password", "s3cret");
+  check_create_refused (h, "Sink", "postgres:///warehouse?password=s3cret&host=/run/postgresql",
+                        "org.freedesktop.DBus.Error.InvalidArgs", "password", "s3cret");
+  /* Malformed: libpq's parser says why. */
+  check_create_refused (h, "Sink", "postgresql://localhost/warehouse?nosuchoption=1",
+                        "org.freedesktop.DBus.Error.InvalidArgs", "not a valid PostgreSQL connection URI", NULL);
+  /* A schema that is no PostgreSQL name, or one without a PostgreSQL sink. */
+  check_create_refused (h, "Schema", "Sales-EU", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL name", NULL);
+  check_create_refused (h, "Schema", "sales", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL Sink", NULL);
+  /* A good URI: not delivered into by this version, and it says so. */
+  check_create_refused (h, "Sink", "postgresql:///warehouse?host=/run/postgresql", ERR ("NotSupported"),
+                        "does not deliver into PostgreSQL", NULL);
+
+  /* Definition files: skipped with file and line, the password not logged. */
+  g_autofree char *log = harness_log (h);
+  g_assert_nonnull (strstr (log, "pgfile.source:3: Invalid setting 'Sink': a password in the URI is refused"));
+  g_assert_nonnull (strstr (log, "badschema.source:3: Invalid value"));
+  g_assert_null (strstr (log, "s3cret"));
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "GetSource", &e, NULL, "s", "pgfile"), <, 0);
+  sd_bus_error_free (&e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1055,6 +1115,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sourced/get-source-bad-ids", test_get_source_and_bad_ids);
   g_test_add_func ("/sourced/create-remove", test_create_remove);
   g_test_add_func ("/sourced/sink-rules", test_sink_rules);
+  g_test_add_func ("/sourced/postgresql-sink-checked", test_postgresql_sink_checked);
   g_test_add_func ("/sourced/list-sources-too-large", test_list_sources);
   g_test_add_func ("/sourced/managed-objects", test_managed_objects_and_nsources);
   g_test_add_func ("/sourced/reload", test_reload);

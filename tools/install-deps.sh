@@ -11,7 +11,7 @@ set -euo pipefail
 # systemd-container for the booted Debian host of tests/host, the SSH
 # client its remote scenario uses, Chromium, Cockpit and python3-websocket
 # for tests/browser, gnome-shell, xvfb and dbus-x11 for tests/desktop).
-DEPS="meson ninja-build gcc pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev dbus systemd python3 gettext"
+DEPS="meson ninja-build gcc pkg-config libglib2.0-dev libjson-glib-dev libsystemd-dev libpq-dev dbus systemd python3 gettext"
 if [ "${1:-}" = "--test" ]; then
   DEPS="$DEPS valgrind clang libclang-rt-14-dev clang-format scdoc man-db locales python3-dbusmock debootstrap systemd-container openssh-client"
   # The Cockpit page in a real browser (tests/browser).
