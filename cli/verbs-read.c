@@ -87,6 +87,22 @@ print_infos_json (GPtrArray *infos)
   sourcectl_print_json (root);
 }
 
+/* The sources to show, as collect() gives them; with --json they are
+ * printed here as one document, and NULL is returned as for an error:
+ * either way the caller returns *ret. */
+static GPtrArray *
+collect_for_humans (Ctl *ctl, int *ret)
+{
+  g_autoptr (GPtrArray) infos = collect (ctl, ret);
+
+  if (infos && ctl->json)
+    {
+      print_infos_json (infos);
+      return NULL;
+    }
+  return g_steal_pointer (&infos);
+}
+
 static char *
 schedule_text (const SourceInfo *s)
 {
@@ -122,14 +138,9 @@ verb_list (Ctl *ctl)
       return EXIT_OK;
     }
 
-  infos = collect (ctl, &ret);
+  infos = collect_for_humans (ctl, &ret);
   if (!infos)
     return ret;
-  if (ctl->json)
-    {
-      print_infos_json (infos);
-      return ret;
-    }
   for (guint i = 0; i < infos->len; i++)
     {
       SourceInfo *s = infos->pdata[i];
@@ -243,14 +254,9 @@ verb_status (Ctl *ctl)
   guint64 now = (guint64) g_get_real_time ();
   int ret;
 
-  infos = collect (ctl, &ret);
+  infos = collect_for_humans (ctl, &ret);
   if (!infos)
     return ret;
-  if (ctl->json)
-    {
-      print_infos_json (infos);
-      return ret;
-    }
   if (ctl->n_args == 0)
     {
       guint64 gate = 0;

@@ -11,6 +11,8 @@ import os
 import re
 import sys
 
+import tap
+
 ALLOWED_WRITES = {"source.c", "commit.c"}
 ALLOWED_BEGIN = {"source.c", "source.h", "commit.c"}
 # ->control.x = …, ->control.x++, g_free (…->control.x), &…->control.x passed on
@@ -20,9 +22,8 @@ WRITE = re.compile(r"control\.\w+\s*(=[^=]|\+\+|--|\+=|-=)|g_free \([\w>-]*contr
 def main():
     daemon = sys.argv[1]
     files = sorted(f for f in os.listdir(daemon) if f.endswith((".c", ".h")))
-    print("1..%d" % len(files))
-    failed = 0
-    for n, f in enumerate(files, 1):
+    checks = []
+    for f in files:
         problems = []
         with open(os.path.join(daemon, f)) as fh:
             for lineno, line in enumerate(fh, 1):
@@ -31,14 +32,8 @@ def main():
                     problems.append("%s:%d writes the control state directly: %s" % (f, lineno, line.strip()))
                 if f not in ALLOWED_BEGIN and "source_edit_begin" in code:
                     problems.append("%s:%d begins an edit the commit does not track" % (f, lineno))
-        if problems:
-            failed += 1
-            print("not ok %d - %s changes control state only through a tracked edit" % (n, f))
-            for p in problems:
-                print("# " + p)
-        else:
-            print("ok %d - %s changes control state only through a tracked edit" % (n, f))
-    return 1 if failed else 0
+        checks.append(("%s changes control state only through a tracked edit" % f, problems))
+    return tap.report(checks)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import os
 import re
 import sys
 
+import tap
+
 CLIENTS = ["cockpit/format.js", "desktop/gnome-shell/errors.js"]
 
 
@@ -24,19 +26,9 @@ def main():
             js = fh.read()
         missing = [n for n in names if ('"%s"' % n) not in js and ("'%s'" % n) not in js]
         checks.append(("%s has words for the %d error names" % (client, len(names)), missing))
-    print("1..%d" % len(checks))
-    failed = 0
-    for n, (what, missing) in enumerate(checks, 1):
-        if not names:
-            missing = ["no error names read from common/sourced-api.h"]
-        if missing:
-            failed += 1
-            print("not ok %d - %s" % (n, what))
-            for m in missing:
-                print("# missing: " + m)
-        else:
-            print("ok %d - %s" % (n, what))
-    return 1 if failed else 0
+    if not names:
+        checks = [(what, ["no error names read from common/sourced-api.h"]) for what, _ in checks]
+    return tap.report(checks, prefix="missing: ")
 
 
 if __name__ == "__main__":

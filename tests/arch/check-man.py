@@ -14,6 +14,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
+import tap
+
 
 def read(root, path):
     with open(os.path.join(root, path)) as fh:
@@ -74,19 +76,9 @@ def main():
             problems = ["man exited with %d" % r.returncode]
         checks.append(("man renders %s without warnings" % name, problems, True))
 
-    print("1..%d" % len(checks))
-    failed = 0
-    for n, (what, missing, read_any) in enumerate(checks, 1):
-        if not read_any:
-            missing = ["nothing read: the pattern no longer matches the code"]
-        if missing:
-            failed += 1
-            print("not ok %d - %s" % (n, what))
-            for m in missing:
-                print("# missing: %s" % m)
-        else:
-            print("ok %d - %s" % (n, what))
-    return 1 if failed else 0
+    checks = [(what, missing if read_any else ["nothing read: the pattern no longer matches the code"])
+              for what, missing, read_any in checks]
+    return tap.report(checks, prefix="missing: ")
 
 
 if __name__ == "__main__":

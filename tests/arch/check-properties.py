@@ -13,6 +13,8 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 
+import tap
+
 TABLES = [
     ("daemon/source-props.h", "SOURCE_PROPERTIES", "introspection/org.sourced.Sourced1.Source.xml",
      "org.sourced.Sourced1.Source"),
@@ -89,17 +91,7 @@ def main():
             problems.append("cli/source-info.c reads %s as '%s'; the XML has %s" % (name, sig, source_props.get(name)))
     results.append(("every property sourcectl reads exists, with its type (%d)" % len(fields), problems))
 
-    print("1..%d" % len(results))
-    failed = 0
-    for n, (what, problems) in enumerate(results, 1):
-        if problems:
-            failed += 1
-            print("not ok %d - %s" % (n, what))
-            for p in problems:
-                print("# " + p)
-        else:
-            print("ok %d - %s" % (n, what))
-    return 1 if failed else 0
+    return tap.report(results)
 
 
 if __name__ == "__main__":

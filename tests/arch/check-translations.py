@@ -14,6 +14,8 @@ import sys
 import tempfile
 import importlib.util
 
+import tap
+
 
 def load_po2js(root):
     spec = importlib.util.spec_from_file_location("po2js", os.path.join(root, "tools", "po2js.py"))
@@ -55,17 +57,7 @@ def main():
                        % (lang, len(wanted), len(html)), ["untranslated: %r" % m for m in missing]))
     if not wanted or not html:
         checks.append(("messages were found", ["xgettext found %d, index.html has %d" % (len(wanted), len(html))]))
-    print("1..%d" % len(checks))
-    failed = 0
-    for n, (what, problems) in enumerate(checks, 1):
-        if problems:
-            failed += 1
-            print("not ok %d - %s" % (n, what))
-            for p in problems:
-                print("# " + p)
-        else:
-            print("ok %d - %s" % (n, what))
-    return 1 if failed else 0
+    return tap.report(checks)
 
 
 if __name__ == "__main__":
