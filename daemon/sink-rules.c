@@ -164,6 +164,40 @@ sink_is_postgresql (const char *sink)
   return sink && (g_str_has_prefix (sink, "postgresql://") || g_str_has_prefix (sink, "postgres://"));
 }
 
+/* @message with whatever could be a password in @uri (the user info after
+ * its ':', a password= value) masked: libpq's parse errors may quote the
+ * URI back. */
+static char *
+mask_secrets (const char *message, const char *uri)
+{
+  g_autofree char *out = g_strdup (message);
+  g_autoptr (GPtrArray) secrets = g_ptr_array_new_with_free_func (g_free);
+  const char *start = strstr (uri, "://");
+  const char *q;
+
+  if (start)
+    {
+      const char *at = strchr (start + 3, '@');
+      const char *colon = at ? memchr (start + 3, ':', at - (start + 3)) : NULL;
+      if (colon && at > colon + 1)
+        g_ptr_array_add (secrets, g_strndup (colon + 1, at - colon - 1));
+    }
+  for (q = strstr (uri, "password="); q; q = strstr (q + 1, "password="))
+    {
+      const char *v = q + strlen ("password=");
+      gsize n = strcspn (v, "& ");
+      if (n)
+        g_ptr_array_add (secrets, g_strndup (v, n));
+    }
+  for (guint i = 0; i < secrets->len; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (out, secrets->pdata[i], -1);
+      g_free (out);
+      out = g_strjoinv ("***", parts);
+    }
+  return g_steal_pointer (&out);
+}
+
 static gboolean
 postgresql_check (const char *uri, GError **error)
 {
@@ -173,7 +207,7 @@ postgresql_check (const char *uri, GError **error)
 
   if (!options)
     {
-      g_autofree char *why = g_strstrip (g_strdup (parse_error ? parse_error : "out of memory"));
+      g_autofree char *why = g_strstrip (mask_secrets (parse_error ? parse_error : "out of memory", uri));
       PQfreemem (parse_error);
       g_set_error (error, SOURCED_ERROR, SOURCED_ERROR_INVALID_ARGS,
                    "Invalid setting 'Sink': not a valid PostgreSQL connection URI: %s", why);

@@ -1074,6 +1074,11 @@ test_postgresql_sink_checked (void)
   /* Malformed: libpq's parser says why. */
   check_create_refused (h, "Sink", "postgresql://localhost/warehouse?nosuchoption=1",
                         "org.freedesktop.DBus.Error.InvalidArgs", "not a valid PostgreSQL connection URI", NULL);
+  /* …and never quotes a password back, even in a URI that does not parse. */
+  check_create_refused (h, "Sink", "postgresql://loader:s3cret@localhost:notaport/warehouse",
+                        "org.freedesktop.DBus.Error.InvalidArgs", "'Sink'", "s3cret");
+  check_create_refused (h, "Sink", "postgresql:///warehouse?password=s3cret&s3cret=1",
+                        "org.freedesktop.DBus.Error.InvalidArgs", "not a valid PostgreSQL connection URI", "s3cret");
   /* A schema that is no PostgreSQL name, or one without a PostgreSQL sink. */
   check_create_refused (h, "Schema", "Sales-EU", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL name", NULL);
   check_create_refused (h, "Schema", "sales", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL Sink", NULL);
