@@ -2,6 +2,7 @@
 #include "commit.h"
 
 
+#include "pump.h"
 #include "sourced-error.h"
 
 /* Two batches at most: one being collected, and one written (append +
@@ -381,11 +382,62 @@ finish (Sourced *d, CommitBatch *b)
 }
 
 static gboolean
+source_commit_in_flight (gpointer key, gpointer value, gpointer user_data)
+{
+  Source *src = value;
+
+  return src->pump && pump_commit_in_flight (src->pump);
+}
+
+/* Pause at the database's edge: once a Pause is answered, nothing of that
+ * source commits in PostgreSQL. The sink sends no COMMIT once it is held,
+ * but one sent before may still be on its way: the reply waits for its
+ * answer. (The Manager's gate holds every source.) */
+static gboolean
+waits_for_sink (Sourced *d, CommitBatch *b)
+{
+  if (b->manager)
+    {
+      GTreeNode *node;
+      for (node = g_tree_node_first (d->sources); node; node = g_tree_node_next (node))
+        if (source_commit_in_flight (NULL, g_tree_node_value (node), NULL))
+          return TRUE;
+      return FALSE;
+    }
+  for (guint i = 0; i < b->sources->len; i++)
+    if (source_commit_in_flight (NULL, b->sources->pdata[i], NULL))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean on_batch_written (gpointer user_data);
+
+static gboolean
+on_sink_settled_idle (gpointer user_data)
+{
+  Sourced *d = user_data;
+
+  if (d->writing && d->writing_waits_sink)
+    on_batch_written (d);
+  return G_SOURCE_REMOVE;
+}
+
+void
+commit_sink_settled (Sourced *d)
+{
+  if (d->writing && d->writing_waits_sink)
+    g_idle_add (on_sink_settled_idle, d);
+}
+
+static gboolean
 on_batch_written (gpointer user_data)
 {
   Sourced *d = user_data;
   CommitBatch *b = d->writing;
 
+  d->writing_waits_sink = !b->error && waits_for_sink (d, b);
+  if (d->writing_waits_sink)
+    return G_SOURCE_REMOVE; /* commit_sink_settled() comes back */
   d->writing = NULL;
   if (b->error)
     fail_all (d, b, b->error);

@@ -45,3 +45,7 @@ gboolean commit_snapshot (Sourced *d, GError **error);
 
 /* The store text of the whole daemon, for snapshots. */
 char *commit_serialize_all (Sourced *d, gsize *length);
+
+/* A COMMIT a PostgreSQL sink had sent has its answer: a written batch
+ * whose replies waited for it goes on. */
+void commit_sink_settled (Sourced *d);

@@ -8,10 +8,12 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <gio/gio.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
 #include "io-watch.h"
+#include "pg-sink.h"
 #include "singer.h"
 #include "sink-rules.h"
 #include "source.h"
@@ -24,8 +26,9 @@
 #define WAKEUP_BUDGET_USEC 500
 
 typedef enum {
-  SINK_FILE,   /* a JSON-lines file (Sink=, or the default one) */
-  SINK_TARGET, /* a Target= command's stdin */
+  SINK_FILE,       /* a JSON-lines file (Sink=, or the default one) */
+  SINK_TARGET,     /* a Target= command's stdin */
+  SINK_POSTGRESQL, /* PostgreSQL, through pg-sink.c */
 } SinkKind;
 
 /* A JSON-lines file, cut back to the last checkpoint when a Singer run
@@ -84,6 +87,14 @@ struct Pump {
   guint64 ckpt_bytes;
 
   TargetSink target;
+
+  /* PostgreSQL: out[0, pg_sent) is in the open transaction. An exec
+   * source's lines stay in out until they commit (sent again after a lost
+   * connection); a Singer source's go at once (its tap sends them again). */
+  PgSink *pg;
+  gsize pg_sent;
+  gboolean in_run_pg; /* a run began and has not ended */
+  gboolean pg_lost;   /* the connection is gone: nothing is taken */
 
   gboolean flowing;
   gboolean sink_failed; /* reported; retried when flowing is set again */
@@ -161,6 +172,7 @@ pump_free (Pump *p)
   close_fd (&p->in_fd);
   close_fd (&p->file.fd);
   drop_target (p);
+  pg_sink_free (p->pg);
   g_byte_array_unref (p->in);
   g_byte_array_unref (p->out);
   g_array_unref (p->out_other_ends);
@@ -287,12 +299,44 @@ write_target (Pump *p)
   return TRUE;
 }
 
+static gboolean
+write_postgresql (Pump *p)
+{
+  while (p->pg_sent < p->out->len)
+    {
+      gsize n = pg_sink_write (p->pg, (const char *) p->out->data + p->pg_sent, p->out->len - p->pg_sent);
+      if (n == 0)
+        return FALSE; /* busy (or gone): backpressure */
+      if (p->type == SOURCE_TYPE_SINGER)
+        g_byte_array_remove_range (p->out, 0, (guint) n);
+      else
+        p->pg_sent += n;
+    }
+  return TRUE;
+}
+
+/* What is cut and not yet handed to the sink. */
+static gsize
+out_pending (Pump *p)
+{
+  if (p->kind == SINK_POSTGRESQL)
+    {
+      /* An exec source's uncommitted lines are bounded too. */
+      if (p->type == SOURCE_TYPE_EXEC && p->out->len >= PG_SINK_EXEC_BATCH_BYTES + PUMP_READ_CHUNK)
+        return p->out->len;
+      return p->out->len - p->pg_sent;
+    }
+  return p->out->len;
+}
+
 /* Writes what is cut; TRUE when nothing is left. Only while flowing. */
 static gboolean
 deliver (Pump *p)
 {
   if (!p->flowing)
-    return p->out->len == 0;
+    return out_pending (p) == 0;
+  if (p->kind == SINK_POSTGRESQL)
+    return write_postgresql (p);
   if (p->out->len == 0 && !p->ckpt_pending)
     return TRUE;
   if (p->kind == SINK_TARGET)
@@ -371,9 +415,10 @@ cut_records (Pump *p, gboolean final)
   const guint8 *data = p->in->data;
   gsize len = p->in->len, used = 0;
 
-  if (p->type == SOURCE_TYPE_EXEC)
+  if (p->type == SOURCE_TYPE_EXEC || p->kind == SINK_POSTGRESQL)
     {
-      /* Lines are records as they are: no per-line work. */
+      /* Lines are records as they are: no per-line work (PostgreSQL reads
+       * Singer's messages itself). */
       const guint8 *last = len ? memrchr (data, '\n', len) : NULL;
       if (last)
         {
@@ -494,7 +539,7 @@ on_input (gint fd, GIOCondition cond, gpointer user_data)
     }
   if (p->in_watch != self)
     return G_SOURCE_REMOVE; /* removed meanwhile (held, or a sink failure) */
-  if (!p->flowing || p->out->len > 0)
+  if (!p->flowing || out_pending (p) > 0)
     {
       p->in_watch = 0;
       update_watches (p);
@@ -528,7 +573,7 @@ update_watches (Pump *p)
       clear_watch (p, &p->target.in_watch);
       return;
     }
-  if (p->out->len > 0)
+  if (out_pending (p) > 0)
     {
       clear_watch (p, &p->in_watch);
       if (to_target && !p->target.in_watch)
@@ -576,12 +621,21 @@ reopen_file (Pump *p)
   return TRUE;
 }
 
+/* Pause at the database's edge: while the data is held, no COMMIT goes. */
+static void
+pump_hold_postgresql (Pump *p)
+{
+  pg_sink_hold (p->pg, !p->flowing);
+}
+
 void
 pump_set_flowing (Pump *p, gboolean flowing)
 {
   if (p->flowing == flowing && !(flowing && p->sink_failed))
     return;
   p->flowing = flowing;
+  if (p->pg)
+    pump_hold_postgresql (p);
   if (flowing)
     {
       if (p->sink_failed && p->file.path && !reopen_file (p))
@@ -790,6 +844,168 @@ open_file (Pump *p, const PumpSetup *setup, GError **error)
   return TRUE;
 }
 
+/* ---- PostgreSQL ---------------------------------------------------------- */
+
+static void
+on_pg_ready (gpointer owner)
+{
+  Pump *p = owner;
+
+  p->cb->sink_ready (p->src);
+}
+
+static void
+on_pg_committed (gpointer owner, const char *bookmark, guint64 records, guint64 bytes)
+{
+  Pump *p = owner;
+
+  if (p->type == SOURCE_TYPE_EXEC)
+    {
+      /* Committed: these lines may go. */
+      gsize n = MIN ((gsize) bytes, (gsize) p->out->len);
+      g_byte_array_remove_range (p->out, 0, (guint) n);
+      p->pg_sent = p->pg_sent > n ? p->pg_sent - n : 0;
+    }
+  p->cb->committed (p->src, bookmark, records, bytes);
+  update_watches (p);
+}
+
+static void
+on_pg_lost (gpointer owner, const char *message)
+{
+  Pump *p = owner;
+
+  p->pg_sent = 0; /* nothing of the open transaction is in the database */
+  p->pg_lost = TRUE;
+  p->cb->sink_lost (p->src, message);
+  try_finish (p); /* a run that was waiting for the sink is over */
+}
+
+static void
+on_pg_gone (gpointer owner, const char *message)
+{
+  Pump *p = owner;
+
+  p->pg_sent = 0;
+  p->pg_lost = TRUE;
+  p->cb->sink_gone (p->src, message);
+  try_finish (p);
+}
+
+static void
+on_pg_writable (gpointer owner)
+{
+  Pump *p = owner;
+
+  if (deliver (p))
+    try_finish (p);
+  update_watches (p);
+}
+
+static void
+on_pg_settled (gpointer owner)
+{
+  Pump *p = owner;
+
+  if (p->cb->settled)
+    p->cb->settled (p->src);
+}
+
+static const PgSinkCallbacks pg_callbacks = {
+  .ready = on_pg_ready,
+  .committed = on_pg_committed,
+  .lost = on_pg_lost,
+  .fenced = on_pg_gone,
+  .refused = on_pg_gone,
+  .writable = on_pg_writable,
+  .settled = on_pg_settled,
+};
+
+static gboolean
+prepare_postgresql (Pump *p, const PumpSetup *setup)
+{
+  PgSinkSetup ps = {
+    .conninfo = setup->postgresql,
+    .schema = setup->schema,
+    .source_id = p->src->id,
+    .owner_name = setup->owner_name,
+    .singer = setup->type == SOURCE_TYPE_SINGER,
+    .commit_ms = setup->commit_ms,
+    .stall_ms = setup->stall_ms,
+  };
+
+  if (!p->pg)
+    p->pg = pg_sink_new (&pg_callbacks, p, p->io);
+  return pg_sink_prepare (p->pg, &ps);
+}
+
+static gboolean
+open_postgresql (Pump *p, const PumpSetup *setup, GError **error)
+{
+  if (p->in_run_pg)
+    {
+      /* The last run did not finish through pump_finish(). */
+      p->in_run_pg = FALSE;
+      pg_sink_end_run (p->pg);
+    }
+  if (!prepare_postgresql (p, setup))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING, "waiting for PostgreSQL");
+      return FALSE;
+    }
+  pg_sink_begin_run (p->pg);
+  pg_sink_hold (p->pg, !p->flowing);
+  p->in_run_pg = TRUE;
+  p->pg_lost = FALSE;
+  p->pg_sent = 0; /* all of out is uncommitted */
+  return TRUE;
+}
+
+const char *
+pump_sink_bookmark (Pump *p)
+{
+  return p->pg ? pg_sink_bookmark (p->pg) : NULL;
+}
+
+void
+pump_request_takeover (Pump *p)
+{
+  if (p->pg)
+    pg_sink_want_takeover (p->pg);
+}
+
+gboolean
+pump_sink_reconnect (Pump *p, const PumpSetup *setup)
+{
+  if (!prepare_postgresql (p, setup))
+    return FALSE;
+  pg_sink_begin_run (p->pg);
+  pg_sink_hold (p->pg, !p->flowing);
+  p->in_run_pg = TRUE;
+  p->pg_lost = FALSE;
+  p->pg_sent = 0;
+  if (deliver (p))
+    try_finish (p);
+  update_watches (p);
+  return TRUE;
+}
+
+gboolean
+pump_commit_in_flight (Pump *p)
+{
+  return p->pg && pg_sink_commit_in_flight (p->pg);
+}
+
+void
+pump_close_sink (Pump *p)
+{
+  if (p->pg)
+    {
+      p->in_run_pg = FALSE;
+      pg_sink_close (p->pg);
+    }
+}
+
 gboolean
 pump_open (Pump *p, const PumpSetup *setup, GError **error)
 {
@@ -811,6 +1027,15 @@ pump_open (Pump *p, const PumpSetup *setup, GError **error)
   p->ckpt_pending = FALSE;
   p->sink_failed = FALSE;
   drop_target (p);
+  if (setup->postgresql)
+    {
+      close_fd (&p->file.fd);
+      g_clear_pointer (&p->file.path, g_free);
+      p->kind = SINK_POSTGRESQL;
+      return open_postgresql (p, setup, error);
+    }
+  if (p->pg)
+    pg_sink_close (p->pg); /* the sink is a file or target now */
   if (setup->target)
     {
       p->kind = SINK_TARGET;
@@ -847,6 +1072,8 @@ try_finish (Pump *p)
     return;
   if (p->flowing && p->out->len > 0 && p->target.in >= 0)
     return; /* the target is still taking what is left */
+  if (p->kind == SINK_POSTGRESQL && p->flowing && out_pending (p) > 0 && p->in_run_pg && !p->pg_lost)
+    return; /* PostgreSQL is still taking what is left */
   if (p->target.worker)
     {
       /* End of file tells the target to commit and echo its last state. */
@@ -857,6 +1084,12 @@ try_finish (Pump *p)
   done = p->done;
   p->finishing = FALSE;
   p->done = NULL;
+  if (p->kind == SINK_POSTGRESQL && p->in_run_pg)
+    {
+      /* What ends in a STATE (exec: everything) commits. */
+      p->in_run_pg = FALSE;
+      pg_sink_end_run (p->pg);
+    }
   if (p->in->len == 0 && p->out->len == 0)
     {
       /* Give back what a fast worker made the buffers grow to. */

@@ -47,6 +47,17 @@ typedef struct {
   /* Control waits (a bus message): stop after the read in hand, so that
    * the loop gets back to the bus; may be NULL. */
   gboolean (*should_yield) (Source *src);
+
+  /* PostgreSQL (pg-sink.h): ready for a run after pump_open() said
+   * G_IO_ERROR_PENDING; a batch committed (@bookmark NULL for exec); the
+   * server is gone (what was not committed comes again); the source was
+   * taken over or its data does not fit (the source must be paused); a
+   * COMMIT that was in flight has its answer. */
+  void (*sink_ready) (Source *src);
+  void (*committed) (Source *src, const char *bookmark, guint64 records, guint64 bytes);
+  void (*sink_lost) (Source *src, const char *message);
+  void (*sink_gone) (Source *src, const char *message);
+  void (*settled) (Source *src);
 } PumpCallbacks;
 
 typedef struct {
@@ -58,6 +69,13 @@ typedef struct {
    * in this very file (checkpoint_path equal to sink_path). */
   const char *checkpoint_path;
   guint64 checkpoint_offset;
+  /* A PostgreSQL sink: its URI, schema, the owner name for the checkpoint
+   * row, and the commit and stall timeouts as the daemon's clock has them. */
+  const char *postgresql;
+  const char *schema;
+  const char *owner_name;
+  guint commit_ms;
+  guint stall_ms;
 } PumpSetup;
 
 typedef struct Spawner Spawner;
@@ -68,8 +86,21 @@ Pump *pump_new (Source *src, const PumpCallbacks *callbacks, Spawner *spawner, I
 void pump_free (Pump *pump);
 
 /* Readies the sink for a new run: opens the file (cutting it back to the
- * checkpoint for Singer), or starts the target. */
+ * checkpoint for Singer), or starts the target. A PostgreSQL sink that is
+ * not ready yet (connecting, reading its checkpoint) fails with
+ * G_IO_ERROR_PENDING, and the sink_ready callback follows. */
 gboolean pump_open (Pump *pump, const PumpSetup *setup, GError **error);
+/* PostgreSQL: the database's bookmark for the run that pump_open() readied. */
+const char *pump_sink_bookmark (Pump *pump);
+/* PostgreSQL: the next pump_open() takes the source over (bumps the epoch). */
+void pump_request_takeover (Pump *pump);
+/* PostgreSQL, after sink_lost with the worker still running (exec):
+ * connects again; TRUE if ready at once, else sink_ready follows. */
+gboolean pump_sink_reconnect (Pump *pump, const PumpSetup *setup);
+/* A COMMIT has been sent and its answer has not come. */
+gboolean pump_commit_in_flight (Pump *pump);
+/* The source stopped: a PostgreSQL connection closes once idle. */
+void pump_close_sink (Pump *pump);
 /* The offset where the file sink stands once opened. */
 guint64 pump_sink_offset (Pump *pump);
 /* Hands over the worker's stdout. */

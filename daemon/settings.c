@@ -343,15 +343,6 @@ source_settings_validate (const SourceSettings *s, GError **error)
                            "source's sink is a file");
       return FALSE;
     }
-  /* Checked as the contract has them, so that the errors are right; the
-   * delivery itself is not in this version. */
-  if (sink_is_postgresql (s->sink))
-    {
-      g_set_error_literal (error, SOURCED_ERROR, SOURCED_ERROR_NOT_SUPPORTED,
-                           "Unsupported setting 'Sink': this version of sourced does not deliver into PostgreSQL "
-                           "yet; use a file Sink= or a Singer Target= for now");
-      return FALSE;
-    }
   return TRUE;
 }
 

@@ -146,6 +146,13 @@ typedef struct Source {
   gboolean restart_pending;
   gboolean queued;          /* waits in the supervisor's launch queue */
   guint resource_waits;     /* launches put off for sourced's own shortage */
+  /* A PostgreSQL sink (pg-sink.c): waiting for it to be ready for a run;
+   * the worker was ended because it is gone; its retry timer; outages in a
+   * row (the backoff). */
+  gboolean sink_waiting;
+  gboolean sink_down;
+  guint sink_timer;
+  guint sink_failures;
   GPtrArray *start_waiters; /* SupervisorWaiter */
   GPtrArray *stop_waiters;
 } Source;

@@ -55,6 +55,8 @@ struct Sourced {
    * and waiting for a high-priority idle to answer for it. */
   CommitBatch *batch;
   CommitBatch *writing;
+  /* written, its replies waiting for a COMMIT PostgreSQL has (commit.c) */
+  gboolean writing_waits_sink;
   guint64 batch_gen;
   gboolean manager_pending;     /* a gate change is not durable yet */
   guint64 manager_durable;      /* the gate as last made durable */

@@ -4,17 +4,24 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "commit.h"
 #include "fd-limits.h"
 #include "pump.h"
+#include "pg-sink.h"
 #include "scheduler.h"
+#include "sink-rules.h"
 #include "sourced-error.h"
 #include "spawner.h"
 #include "worker.h"
 
 #define BACKOFF_MAX_SEC 300
+/* A database that cannot be reached: tried again after 1 s, doubling, at
+ * most every 30 s, for as long as it takes (it is not the source's fault,
+ * so it never counts towards MaxFailures). */
+#define SINK_BACKOFF_MAX_SEC 30
 /* A worker that ran this long before exiting counts as a fresh failure,
  * not one more in a row. */
 #define HEALTHY_RUN_USEC (30 * G_USEC_PER_SEC)
@@ -216,6 +223,12 @@ control_waits (Source *src)
   return sourced_control_waiting (src->daemon);
 }
 
+static void on_sink_ready (Source *src);
+static void on_committed (Source *src, const char *bookmark, guint64 records, guint64 bytes);
+static void on_sink_lost (Source *src, const char *message);
+static void on_sink_gone (Source *src, const char *message);
+static void on_settled (Source *src);
+
 static const PumpCallbacks pump_callbacks = {
   .should_yield = control_waits,
   .delivered = on_delivered,
@@ -223,12 +236,45 @@ static const PumpCallbacks pump_callbacks = {
   .target_bookmark = on_target_bookmark,
   .sink_failed = on_sink_failed,
   .broken = on_broken,
+  .sink_ready = on_sink_ready,
+  .committed = on_committed,
+  .sink_lost = on_sink_lost,
+  .sink_gone = on_sink_gone,
+  .settled = on_settled,
 };
+
+static gboolean
+sink_is_database (Source *src)
+{
+  return sink_is_postgresql (src->settings->sink);
+}
+
+/* The name a PostgreSQL checkpoint row is owned by: this host's, unless
+ * SOURCED_PG_OWNER says otherwise (several daemons on one host). */
+static const char *
+owner_name (void)
+{
+  const char *env = g_getenv ("SOURCED_PG_OWNER");
+
+  return env && *env ? env : g_get_host_name ();
+}
+
+static void
+fill_database_setup (Source *src, PumpSetup *setup)
+{
+  if (!sink_is_database (src))
+    return;
+  setup->postgresql = src->settings->sink;
+  setup->schema = src->settings->schema ? src->settings->schema : src->id;
+  setup->owner_name = owner_name ();
+  setup->commit_ms = sourced_timeout_ms (src->daemon, (guint64) PG_SINK_COMMIT_MSEC * 1000);
+  setup->stall_ms = sourced_timeout_ms (src->daemon, (guint64) PG_SINK_STALL_SEC * G_USEC_PER_SEC);
+}
 
 static char *
 sink_path_for (Source *src)
 {
-  if (src->settings->target)
+  if (src->settings->target || sink_is_database (src))
     return NULL;
   if (src->settings->sink)
     return g_strdup (src->settings->sink);
@@ -275,6 +321,7 @@ spawn_worker_begin (Source *src, GError **error)
   };
   Worker *w;
 
+  fill_database_setup (src, &setup);
   /* A worker holds 3 to 4 descriptors (6 with a target) and its spawn
    * needs a few more for a moment. */
   if (!fd_limits_have_room (src->settings->target ? 16 : 8))
@@ -289,6 +336,8 @@ spawn_worker_begin (Source *src, GError **error)
     src->pump = pump_new (src, &pump_callbacks, src->daemon->spawner, src->daemon->io);
   if (!pump_open (src->pump, &setup, error))
     {
+      /* PostgreSQL is being reached: sink_ready comes back here. */
+      src->sink_waiting = g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_PENDING);
       if (sink != NULL && !g_error_matches (*error, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
         {
           GError *unavailable = g_error_new_literal (SOURCED_ERROR, SOURCED_ERROR_SINK_UNAVAILABLE, (*error)->message);
@@ -310,6 +359,14 @@ spawn_worker_begin (Source *src, GError **error)
           source_save_counters (e);
           commit_schedule (src->daemon);
         }
+    }
+  if (singer && setup.postgresql && g_strcmp0 (pump_sink_bookmark (src->pump), src->control.bookmark) != 0)
+    {
+      /* The tap resumes from the database's bookmark, never from the copy
+       * sourced keeps (which is only for Bookmark). */
+      SourceEdit e = commit_track_source (src->daemon, src);
+      source_set_bookmark (e, pump_sink_bookmark (src->pump));
+      commit_schedule (src->daemon);
     }
   if (singer && src->control.bookmark)
     {
@@ -358,6 +415,7 @@ spawn_worker (Source *src, GError **error)
 }
 
 static gboolean on_restart_timeout (gpointer user_data);
+static void respawn (Source *src);
 
 /* sourced itself is short of descriptors: nothing is wrong with the source,
  * so nothing is persisted (no pause, no failure). It waits in "starting"
@@ -419,6 +477,13 @@ launch_end (Source *src, Worker *w, GError *error)
 
   if (w && !local && !spawn_worker_finish (src, w, &local))
     w = NULL;
+  if (local && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_PENDING))
+    {
+      /* Still "starting": the Start calls wait for the database's answer
+       * (on_sink_ready, or on_sink_lost). */
+      changed (src);
+      return;
+    }
   if (local)
     {
       spawn_failed (src, local, "start");
@@ -451,8 +516,10 @@ launch_begin (Source *src, GError **error)
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   clear_timer (&src->recovery_timer);
+  clear_timer (&src->sink_timer);
   src->failures = 0;
   src->gave_up = FALSE;
+  src->sink_down = FALSE;
   source_set_retrying (src, FALSE, 0);
 
   if (source_is_scheduled (src))
@@ -631,6 +698,10 @@ supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_da
   add_waiter (&src->start_waiters, done, user_data);
   /* systemd's NRestarts counts from the last start. */
   source_set_n_restarts (src, 0);
+  src->sink_failures = 0;
+  /* A start takes a PostgreSQL source over from any other daemon. */
+  if (src->pump)
+    pump_request_takeover (src->pump);
 
   if (src->queued)
     return; /* launched with the queue */
@@ -651,6 +722,8 @@ supervisor_start (Sourced *d, Source *src, SupervisorDone done, gpointer user_da
 void
 supervisor_stop (Sourced *d, Source *src, SupervisorDone done, gpointer user_data)
 {
+  clear_timer (&src->sink_timer);
+  src->sink_waiting = FALSE;
   clear_timer (&src->restart_timer);
   clear_timer (&src->schedule_timer);
   clear_timer (&src->recovery_timer);
@@ -669,10 +742,13 @@ supervisor_stop (Sourced *d, Source *src, SupervisorDone done, gpointer user_dat
       return;
     }
 
-  if (src->run == SOURCE_RUN_FAILED)
+  if (src->run == SOURCE_RUN_FAILED || sink_is_database (src))
     source_set_last_error (src, NULL); /* Stop clears the failure */
   src->failures = 0;
   src->gave_up = FALSE;
+  if (src->pump)
+    pump_close_sink (src->pump);
+  finish_waiters (src, &src->start_waiters, NULL);
   source_set_run (src, SOURCE_RUN_STOPPED);
   changed (src);
   if (done)
@@ -706,7 +782,7 @@ supervisor_run_job (Sourced *d, Source *src, guint64 *started_at, GError **error
       *started_at = src->control.last_job_started_at;
       return TRUE;
     }
-  if (!spawn_worker (src, &local))
+  if (!spawn_worker (src, &local) && !g_error_matches (local, G_IO_ERROR, G_IO_ERROR_PENDING))
     {
       g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, local->message);
       if (g_error_matches (local, SOURCED_ERROR, SOURCED_ERROR_LIMITS_EXCEEDED))
@@ -738,7 +814,6 @@ static gboolean
 on_restart_timeout (gpointer user_data)
 {
   Source *src = user_data;
-  g_autoptr (GError) error = NULL;
 
   src->restart_timer = 0;
   if (src->run == SOURCE_RUN_STARTING && !src->worker)
@@ -750,8 +825,25 @@ on_restart_timeout (gpointer user_data)
     }
   if (src->run != SOURCE_RUN_RUNNING || src->worker)
     return G_SOURCE_REMOVE;
+  respawn (src);
+  return G_SOURCE_REMOVE;
+}
+
+/* A continuous source's worker again, after a failure or an outage. */
+static void
+respawn (Source *src)
+{
+  g_autoptr (GError) error = NULL;
+
   if (!spawn_worker (src, &error))
-    spawn_failed (src, error, "restart");
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+        {
+          changed (src); /* on_sink_ready comes back */
+          return;
+        }
+      spawn_failed (src, error, "restart");
+    }
   else
     {
       source_set_n_restarts (src, src->n_restarts + 1);
@@ -770,7 +862,6 @@ on_restart_timeout (gpointer user_data)
     }
   changed (src);
   update_flow (src);
-  return G_SOURCE_REMOVE;
 }
 
 static guint64
@@ -951,6 +1042,8 @@ on_run_finished (Source *src)
       else
         {
           source_set_run (src, SOURCE_RUN_STOPPED);
+          if (src->pump)
+            pump_close_sink (src->pump);
           changed (src);
           finish_waiters (src, &src->stop_waiters, NULL);
         }
@@ -973,6 +1066,17 @@ on_run_finished (Source *src)
       return;
     }
 
+  if (src->run == SOURCE_RUN_RUNNING && (src->sink_down || src->gave_up))
+    {
+      /* Ended for the database's sake: the sink's own retry, or an
+       * Unpause, brings the worker back; if the retry's wait is over
+       * already, now. */
+      src->sink_down = FALSE;
+      if (!src->gave_up && !src->sink_timer)
+        respawn (src);
+      changed (src);
+      return;
+    }
   if (src->run == SOURCE_RUN_RUNNING)
     handle_unexpected_exit (src, how, clean, src->exit_ran_usec, last_line);
   changed (src);
@@ -993,6 +1097,160 @@ on_worker_exit (Worker *w, int wait_status, gpointer user_data)
   pump_finish (src->pump, on_run_finished, src);
 }
 
+/* ---- A PostgreSQL sink --------------------------------------------------- */
+
+static void
+on_sink_ready (Source *src)
+{
+  if (!src->sink_waiting || src->removed)
+    return;
+  src->sink_waiting = FALSE;
+  if (src->worker && src->finishing)
+    return; /* the end of its run brings the next worker (on_run_finished) */
+  if (src->worker)
+    {
+      /* An exec worker waited, held by backpressure: its lines flow again. */
+      PumpSetup setup = { .type = src->settings->type };
+      fill_database_setup (src, &setup);
+      if (!pump_sink_reconnect (src->pump, &setup))
+        src->sink_waiting = TRUE;
+      else if (src->retrying)
+        {
+          source_set_retrying (src, TRUE, 0);
+          src->retry_records = src->records_delivered;
+        }
+      changed (src);
+      return;
+    }
+  if (src->run == SOURCE_RUN_STARTING)
+    {
+      GError *error = NULL;
+      Worker *w = spawn_worker_begin (src, &error);
+      launch_end (src, w, error);
+      return;
+    }
+  if (src->job_running)
+    {
+      /* A job that waited for the database. */
+      g_autoptr (GError) error = NULL;
+      if (!spawn_worker (src, &error) && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
+        {
+          g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, error->message);
+          src->job_running = FALSE;
+          source_set_last_error (src, msg);
+          if (src->run == SOURCE_RUN_RUNNING)
+            arm_schedule (src, sourced_now (src->daemon));
+        }
+      changed (src);
+      update_flow (src);
+      return;
+    }
+  if (src->run == SOURCE_RUN_RUNNING && !src->gave_up && !source_is_scheduled (src))
+    respawn (src);
+}
+
+static gboolean
+on_sink_retry (gpointer user_data)
+{
+  Source *src = user_data;
+
+  src->sink_timer = 0;
+  if (src->removed || src->run != SOURCE_RUN_RUNNING || src->gave_up)
+    return G_SOURCE_REMOVE;
+  if (src->worker && src->finishing)
+    return G_SOURCE_REMOVE;           /* on_run_finished() tries, now that the wait is over */
+  source_set_retrying (src, TRUE, 0); /* trying now */
+  src->sink_waiting = TRUE;
+  on_sink_ready (src);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_sink_lost (Source *src, const char *message)
+{
+  guint delay = MIN (1u << MIN (src->sink_failures, 5u), (guint) SINK_BACKOFF_MAX_SEC);
+  g_autofree char *msg = g_strdup_printf ("PostgreSQL: %s; trying again in %u s", message, delay);
+
+  if (src->removed)
+    return;
+  src->sink_failures++;
+  source_log (src, G_LOG_LEVEL_WARNING, "%s", msg);
+  source_set_last_error (src, msg);
+  src->sink_waiting = FALSE;
+  if (src->run == SOURCE_RUN_STARTING)
+    {
+      /* Started; the database is what is missing, and sourced tries
+       * again: the Start calls get their answer now. */
+      source_set_run (src, SOURCE_RUN_RUNNING);
+      finish_waiters (src, &src->start_waiters, NULL);
+    }
+  if (src->run == SOURCE_RUN_RUNNING)
+    {
+      source_set_retrying (src, TRUE, sourced_now (src->daemon) + (guint64) delay * G_USEC_PER_SEC);
+      clear_timer (&src->sink_timer);
+      src->sink_timer = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                            sourced_timeout_ms (src->daemon, (guint64) delay * G_USEC_PER_SEC),
+                                            on_sink_retry, source_ref (src), (GDestroyNotify) source_unref);
+    }
+  /* A tap resumes from the database's bookmark: what it sent after that is
+   * gone with the transaction, so it starts again. An exec worker waits,
+   * its lines held. */
+  if (src->settings->type == SOURCE_TYPE_SINGER && src->worker && !src->finishing)
+    {
+      src->sink_down = TRUE;
+      worker_kill (src->worker, SIGKILL);
+    }
+  changed (src);
+}
+
+static void
+on_sink_gone (Source *src, const char *message)
+{
+  if (src->removed)
+    return;
+  source_log (src, G_LOG_LEVEL_WARNING, "%s; pausing the source", message);
+  src->sink_waiting = FALSE;
+  clear_timer (&src->sink_timer);
+  if (src->run == SOURCE_RUN_STARTING)
+    {
+      source_set_run (src, SOURCE_RUN_RUNNING);
+      finish_waiters (src, &src->start_waiters, NULL);
+    }
+  src->gave_up = TRUE;
+  if (src->worker && !src->finishing)
+    {
+      src->sink_down = TRUE;
+      worker_kill (src->worker, SIGKILL);
+    }
+  system_pause (src, message);
+  changed (src);
+}
+
+static void
+on_committed (Source *src, const char *bookmark, guint64 records, guint64 bytes)
+{
+  if (src->removed)
+    return;
+  src->sink_failures = 0;
+  src->records_delivered += records;
+  src->bytes_delivered += bytes;
+  if (records)
+    src->last_record_at = sourced_now (src->daemon);
+  SourceEdit e = commit_track_source (src->daemon, src);
+  if (bookmark)
+    source_set_bookmark (e, bookmark);
+  source_save_counters (e);
+  commit_schedule (src->daemon);
+  if (src->retrying && src->worker && !src->recovery_timer && src->records_delivered != src->retry_records)
+    end_retry_if_recovered (src);
+}
+
+static void
+on_settled (Source *src)
+{
+  commit_sink_settled (src->daemon);
+}
+
 void
 supervisor_resume (Sourced *d, Source *src)
 {
@@ -1000,6 +1258,9 @@ supervisor_resume (Sourced *d, Source *src)
     {
       src->gave_up = FALSE;
       src->failures = 0;
+      /* After a fence, Unpause takes the source back. */
+      if (src->pump)
+        pump_request_takeover (src->pump);
       launch (src);
     }
 }

@@ -1082,9 +1082,16 @@ test_postgresql_sink_checked (void)
   /* A schema that is no PostgreSQL name, or one without a PostgreSQL sink. */
   check_create_refused (h, "Schema", "Sales-EU", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL name", NULL);
   check_create_refused (h, "Schema", "sales", "org.freedesktop.DBus.Error.InvalidArgs", "PostgreSQL Sink", NULL);
-  /* A good URI: not delivered into by this version, and it says so. */
-  check_create_refused (h, "Sink", "postgresql:///warehouse?host=/run/postgresql", ERR ("NotSupported"),
-                        "does not deliver into PostgreSQL", NULL);
+  /* A good URI is taken, and shown as it was given. A relative path or a
+   * URI of another scheme is neither a file nor PostgreSQL. */
+  g_assert_cmpint (harness_call (h, MGR_PATH, MGR_IFACE, "CreateSource", NULL, NULL, "sa{sv}", "pgok", 3, "Exec", "s",
+                                 "sleep 1000", "Sink", "s", "postgresql:///warehouse?host=/nonexistent", "InitialState",
+                                 "s", "stopped"),
+                   >=, 0);
+  g_autofree char *sink = harness_get_s (h, "pgok", "Sink");
+  g_assert_cmpstr (sink, ==, "postgresql:///warehouse?host=/nonexistent");
+  check_sink_refused (h, "relative/x.jsonl", "absolute");
+  check_sink_refused (h, "mysql://db/warehouse", "absolute");
 
   /* Definition files: skipped with file and line, the password not logged. */
   g_autofree char *log = harness_log (h);

@@ -6,6 +6,7 @@
 
 #include "definition.h"
 #include "sink-rules.h"
+#include "pg-sql.h"
 #include "bulk-bus.h"
 #include <fnmatch.h>
 #include "clock.h"
@@ -676,6 +677,91 @@ test_glob_match_is_fnmatch (void)
         g_error ("'%s' against '%s': fnmatch says %d", patterns[i], ids[k], fnmatch (patterns[i], ids[k], 0));
 }
 
+static PgColType
+type_of (const char *json_schema)
+{
+  g_autoptr (JsonNode) node = json_from_string (json_schema, NULL);
+
+  g_assert_nonnull (node);
+  return pg_col_type_from_json_schema (node);
+}
+
+/* The JSON Schema → column type rules, as the issue lists them. */
+static void
+test_pg_type_mapping (void)
+{
+  g_assert_cmpint (type_of ("{\"type\": \"object\"}"), ==, PG_COL_JSONB);
+  g_assert_cmpint (type_of ("{\"type\": [\"null\", \"array\"]}"), ==, PG_COL_JSONB);
+  g_assert_cmpint (type_of ("{\"type\": \"string\", \"format\": \"date-time\"}"), ==, PG_COL_TIMESTAMPTZ);
+  g_assert_cmpint (type_of ("{\"type\": [\"string\", \"null\"], \"format\": \"date\"}"), ==, PG_COL_DATE);
+  g_assert_cmpint (type_of ("{\"type\": \"integer\"}"), ==, PG_COL_BIGINT);
+  g_assert_cmpint (type_of ("{\"type\": [\"null\", \"number\"]}"), ==, PG_COL_NUMERIC);
+  g_assert_cmpint (type_of ("{\"type\": \"boolean\"}"), ==, PG_COL_BOOLEAN);
+  g_assert_cmpint (type_of ("{\"type\": \"string\"}"), ==, PG_COL_TEXT);
+  g_assert_cmpint (type_of ("{\"type\": [\"string\", \"integer\"]}"), ==, PG_COL_JSONB);
+  g_assert_cmpint (type_of ("{\"anyOf\": [{\"type\": \"integer\"}, {\"type\": \"null\"}]}"), ==, PG_COL_BIGINT);
+  g_assert_cmpint (type_of ("{}"), ==, PG_COL_JSONB);
+
+  g_assert_cmpint (pg_col_type_change (PG_COL_BIGINT, PG_COL_NUMERIC), ==, PG_CHANGE_WIDEN);
+  g_assert_cmpint (pg_col_type_change (PG_COL_NUMERIC, PG_COL_BIGINT), ==, PG_CHANGE_NONE);
+  g_assert_cmpint (pg_col_type_change (PG_COL_TEXT, PG_COL_TEXT), ==, PG_CHANGE_NONE);
+  g_assert_cmpint (pg_col_type_change (PG_COL_BIGINT, PG_COL_BOOLEAN), ==, PG_CHANGE_INCOMPATIBLE);
+  g_assert_cmpint (pg_col_type_change (PG_COL_TEXT, PG_COL_JSONB), ==, PG_CHANGE_INCOMPATIBLE);
+  g_assert_cmpint (pg_col_type_change (PG_COL_OTHER, PG_COL_OTHER), ==, PG_CHANGE_INCOMPATIBLE);
+}
+
+static char *
+copy_field (PgColType type, const char *json, gboolean *ok)
+{
+  g_autoptr (JsonNode) node = json_from_string (json, NULL);
+  GString *out = g_string_new (NULL);
+  const char *why = NULL;
+
+  *ok = pg_copy_value (out, type, node, &why);
+  g_assert_true (*ok || why != NULL);
+  return g_string_free (out, FALSE);
+}
+
+/* Rows in COPY's text format: escapes, nulls, numbers as they read back,
+ * and values that do not fit their column refused before the server sees
+ * them. */
+static void
+test_pg_copy_values (void)
+{
+  static const struct {
+    PgColType type;
+    const char *json;
+    gboolean ok;
+    const char *field;
+  } cases[] = {
+    { PG_COL_TEXT, "\"a\\tb\\nc\\\\d\"", TRUE, "a\\tb\\nc\\\\d" },
+    { PG_COL_TEXT, "null", TRUE, "\\N" },
+    { PG_COL_TEXT, "3", FALSE, "" },
+    { PG_COL_BIGINT, "-42", TRUE, "-42" },
+    { PG_COL_BIGINT, "1.5", FALSE, "" },
+    { PG_COL_NUMERIC, "0.1", TRUE, "0.1" },
+    { PG_COL_NUMERIC, "7", TRUE, "7" },
+    { PG_COL_NUMERIC, "\"7\"", FALSE, "" },
+    { PG_COL_BOOLEAN, "true", TRUE, "t" },
+    { PG_COL_BOOLEAN, "0", FALSE, "" },
+    { PG_COL_TIMESTAMPTZ, "\"2026-12-06T10:00:00+01:00\"", TRUE, "2026-12-06T10:00:00+01:00" },
+    { PG_COL_TIMESTAMPTZ, "\"yesterday\"", FALSE, "" },
+    { PG_COL_DATE, "\"2024-02-29\"", TRUE, "2024-02-29" },
+    { PG_COL_DATE, "\"2023-02-29\"", FALSE, "" },
+    { PG_COL_JSONB, "{\"k\":\"v\\tw\"}", TRUE, "{\"k\":\"v\\\\tw\"}" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      gboolean ok;
+      g_autofree char *field = copy_field (cases[i].type, cases[i].json, &ok);
+      g_assert_cmpint (ok, ==, cases[i].ok);
+      g_assert_cmpstr (field, ==, cases[i].field);
+    }
+  g_autofree char *ident = pg_quote_ident ("we\"ird");
+  g_assert_cmpstr (ident, ==, "\"we\"\"ird\"");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -686,6 +772,8 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/definition/ok", test_definition_ok);
   g_test_add_func ("/unit/definition/errors", test_definition_errors);
   g_test_add_func ("/unit/sink/path-rules", test_sink_path_rules);
+  g_test_add_func ("/unit/pg/type-mapping", test_pg_type_mapping);
+  g_test_add_func ("/unit/pg/copy-values", test_pg_copy_values);
   g_test_add_func ("/unit/glob-match-is-fnmatch", test_glob_match_is_fnmatch);
   g_test_add_func ("/unit/definition/filename", test_definition_filename);
   g_test_add_func ("/unit/settings/typed", test_settings_typed);

@@ -13,9 +13,10 @@ import sys
 LAYERS = [
     ("base: errors, time, descriptors, processes, rules, parsers, sd-bus in GLib",
      ["sourced-error", "clock", "fd-limits", "io-watch", "spawner", "sink-rules", "scheduler", "singer",
-      "bus-glib", "bus-name", "bus-props"]),
+      "bus-glib", "bus-name", "bus-props", "pg-sql"]),
     ("the store and a source's settings", ["store", "settings", "definition"]),
-    ("a source and its data path (the worker, the pump)", ["source", "source-props", "pump", "worker"]),
+    ("a source and its data path (the worker, the pump, its PostgreSQL sink)",
+     ["source", "source-props", "pump", "worker", "pg-sink"]),
     ("the daemon object: the source table, the observer", ["sourced"]),
     ("what changes it: commit, load, supervisor, authorization", ["commit", "load", "supervisor", "auth"]),
     ("outcomes to bus signals", ["bus-signals"]),
