@@ -20,6 +20,8 @@ if [ "${1:-}" = "--test" ]; then
   DEPS="$DEPS gnome-shell xvfb dbus-x11"
   # The Debian packages (tests/host builds and installs them).
   DEPS="$DEPS debhelper lintian bash-completion gettext"
+  # PostgreSQL: the postgresql suite makes clusters of its own (initdb).
+  DEPS="$DEPS postgresql"
 fi
 missing=""
 for p in $DEPS; do
