@@ -237,7 +237,15 @@ print_status (const SourceInfo *s, guint64 now)
   printf ("       Last exit: %d\n", s->last_exit_status);
   if (s->n_restarts)
     printf ("        Restarts: %u since the last start\n", s->n_restarts);
-  printf ("            Sink: %s\n", s->sink && *s->sink ? s->sink : "(the default file)");
+  if (s->sink && (g_str_has_prefix (s->sink, "postgresql://") || g_str_has_prefix (s->sink, "postgres://")))
+    {
+      /* Delivered into PostgreSQL means committed: the last record is the
+       * last commit. */
+      g_autofree char *t = output_timestamp (s->last_record_at, now);
+      printf ("            Sink: %s (last commit %s)\n", s->sink, t);
+    }
+  else
+    printf ("            Sink: %s\n", s->sink && *s->sink ? s->sink : "(the default file)");
   if (s->last_error && *s->last_error)
     printf ("      Last error: %s\n", s->last_error);
   {

@@ -197,11 +197,22 @@ export class DetailView {
             const v = props[key];
             if (TIME_PROPS.includes(key)) {
                 dd.textContent = v ? exactTime(v) + " (" + relativeTime(v) + ")" : "never";
-            } else if (typeof v === "boolean") {
+              }
+            else if (key === "Sink" && /^postgres(ql)?:\/\//.test(v))
+              {
+                // Delivered means committed there: the last record is the
+                // last commit.
+                dd.textContent = v + " (last commit: " +
+                                 (props.LastRecordAt ? relativeTime (props.LastRecordAt) : "none yet") + ")";
+              }
+            else if (typeof v === "boolean")
+              {
                 dd.textContent = v ? "yes" : "no";
-            } else {
+              }
+            else
+              {
                 dd.textContent = String(v);
-            }
+              }
             dl.append(dt, dd);
         }
         let bookmark = props.Bookmark || "";

@@ -253,6 +253,25 @@ setup_logging (void)
     g_log_set_writer_func (g_log_writer_journald, NULL, NULL);
 }
 
+/* PostgreSQL passwords come from a passfile, for the system service a
+ * systemd credential: with LoadCredential=pgpass:… in a drop-in, libpq
+ * reads $CREDENTIALS_DIRECTORY/pgpass, unless PGPASSFILE says otherwise. */
+static void
+setup_credentials (void)
+{
+  const char *dir = g_getenv ("CREDENTIALS_DIRECTORY");
+  g_autofree char *pgpass = NULL;
+
+  if (!dir || !*dir || g_getenv ("PGPASSFILE"))
+    return;
+  pgpass = g_build_filename (dir, "pgpass", NULL);
+  if (g_file_test (pgpass, G_FILE_TEST_EXISTS))
+    {
+      g_setenv ("PGPASSFILE", pgpass, TRUE);
+      g_message ("PostgreSQL passwords from the credential %s", pgpass);
+    }
+}
+
 /* Step 3: the daemon object without the bus: the spawner (before any
  * worker's descriptor exists: its table stays small, which is what makes
  * spawning from it cheap), the store, the supervisor, authorization. */
@@ -260,6 +279,7 @@ static gboolean
 setup_daemon (Sourced *d, rlim_t *child_nofile, GError **error)
 {
   *child_nofile = fd_limits_raise ();
+  setup_credentials ();
   d->spawner = spawner_start (*child_nofile, error);
   if (!d->spawner)
     return FALSE;

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "io-watch.h"
+#include "json-scan.h"
 #include "pg-sql.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
   char *merge_sql;    /* keyed: the stage into the table, last one wins */
   gboolean staged;    /* the stage holds rows not merged yet */
   char *table_label;  /* schema.table, for messages */
+  GHashTable *index;  /* column name → its position + 1 */
 } Stream;
 
 typedef enum {
@@ -125,6 +127,8 @@ struct PgSink {
   guint64 line_no;
   JsonParser *parser;
   GString *row;
+  GString *scratch;
+  GArray *values; /* JsonSpan per column of the record in hand; kind -1: absent */
 };
 
 static void kick (PgSink *s);
@@ -146,6 +150,8 @@ stream_free (Stream *st)
   g_free (st->copy_sql);
   g_free (st->merge_sql);
   g_free (st->table_label);
+  if (st->index)
+    g_hash_table_unref (st->index);
   g_free (st);
 }
 
@@ -201,6 +207,8 @@ pg_sink_new (const PgSinkCallbacks *callbacks, gpointer owner, IoWatcher *io)
   s->streams = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) stream_free);
   s->parser = json_parser_new_immutable ();
   s->row = g_string_sized_new (256);
+  s->scratch = g_string_sized_new (64);
+  s->values = g_array_new (FALSE, FALSE, sizeof (JsonSpan));
   return s;
 }
 
@@ -908,7 +916,8 @@ singer_record (PgSink *s, JsonObject *msg)
         }
       g_string_append_c (s->row, '\t');
     }
-  g_string_append_printf (s->row, "%" G_GINT64_FORMAT "\n", next_sequence (s));
+  pg_append_int64 (s->row, next_sequence (s));
+  g_string_append_c (s->row, '\n');
   r = put_row (s);
   if (r == LINE_TAKEN && st->merge_sql)
     st->staged = TRUE;
@@ -1065,10 +1074,13 @@ on_catalog (PgSink *s, Op *op, PGresult *r)
   st->table_label = g_steal_pointer (&label);
   st->columns = g_steal_pointer (&p->columns);
   p->columns = g_ptr_array_new ();
+  st->index = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < st->columns->len; i++)
     {
-      g_autofree char *q = pg_quote_ident (((Column *) st->columns->pdata[i])->name);
+      Column *col = st->columns->pdata[i];
+      g_autofree char *q = pg_quote_ident (col->name);
       g_string_append_printf (cols, "%s, ", q);
+      g_hash_table_insert (st->index, col->name, GUINT_TO_POINTER (i + 1));
     }
   g_string_append (cols, "_sdc_sequence");
   if (p->keys && p->keys[0])
@@ -1222,8 +1234,135 @@ singer_state (PgSink *s, JsonObject *msg)
   return LINE_TAKEN;
 }
 
+typedef struct {
+  JsonSpan type, stream, record;
+  guint found; /* bits: 1 type, 2 stream, 4 record */
+} Envelope;
+
+static gboolean
+envelope_member (const JsonSpan *key, const JsonSpan *value, gpointer user_data)
+{
+  Envelope *e = user_data;
+
+  if (json_span_equals (key, "type"))
+    e->type = *value, e->found |= 1;
+  else if (json_span_equals (key, "stream"))
+    e->stream = *value, e->found |= 2;
+  else if (json_span_equals (key, "record"))
+    e->record = *value, e->found |= 4;
+  return TRUE;
+}
+
+typedef struct {
+  PgSink *s;
+  Stream *st;
+  gboolean odd; /* a key with an escape: json-glib decides */
+} RecordScan;
+
+static gboolean
+record_member (const JsonSpan *key, const JsonSpan *value, gpointer user_data)
+{
+  RecordScan *rs = user_data;
+  guint pos;
+
+  if (memchr (key->start, '\\', key->len))
+    {
+      rs->odd = TRUE;
+      return FALSE;
+    }
+  g_string_truncate (rs->s->scratch, 0);
+  g_string_append_len (rs->s->scratch, key->start + 1, (gssize) key->len - 2);
+  pos = GPOINTER_TO_UINT (g_hash_table_lookup (rs->st->index, rs->s->scratch->str));
+  if (pos)
+    g_array_index (rs->s->values, JsonSpan, pos - 1) = *value; /* a key twice: the last wins */
+  return TRUE;
+}
+
+/* A RECORD, straight from the text: the columns' values are found by the
+ * scanner and copied as written. */
+static LineResult
+singer_record_scanned (PgSink *s, const Envelope *e, gboolean *fall_back)
+{
+  RecordScan rs = { s, NULL, FALSE };
+  LineResult r;
+
+  g_string_truncate (s->scratch, 0);
+  g_string_append_len (s->scratch, e->stream.start + 1, (gssize) e->stream.len - 2);
+  rs.st = g_hash_table_lookup (s->streams, s->scratch->str);
+  if (!rs.st)
+    {
+      g_warning ("%s: line %" G_GUINT64_FORMAT ": a RECORD of stream '%s' before its SCHEMA; skipped", s->source_id,
+                 s->line_no, s->scratch->str);
+      return LINE_TAKEN;
+    }
+  if ((r = ensure_copy (s, rs.st, rs.st->copy_sql)) != LINE_TAKEN)
+    return r;
+  g_array_set_size (s->values, rs.st->columns->len);
+  for (guint i = 0; i < s->values->len; i++)
+    g_array_index (s->values, JsonSpan, i).start = NULL;
+  json_scan_members (&e->record, record_member, &rs);
+  if (rs.odd)
+    {
+      *fall_back = TRUE;
+      return LINE_TAKEN;
+    }
+  g_string_truncate (s->row, 0);
+  for (guint i = 0; i < rs.st->columns->len; i++)
+    {
+      Column *c = rs.st->columns->pdata[i];
+      JsonSpan *v = &g_array_index (s->values, JsonSpan, i);
+      const char *why = NULL;
+      if (!pg_copy_span (s->row, c->type, v->start ? v : NULL, s->scratch, &why))
+        {
+          g_autofree char *m = g_strdup_printf (
+              "Table %s, column %s (%s): the record on line %" G_GUINT64_FORMAT " of the tap's output does not fit: %s",
+              rs.st->table_label, c->name, pg_col_type_sql (c->type), s->line_no, why);
+          return refuse (s, m);
+        }
+      g_string_append_c (s->row, '\t');
+    }
+  pg_append_int64 (s->row, next_sequence (s));
+  g_string_append_c (s->row, '\n');
+  r = put_row (s);
+  if (r == LINE_TAKEN && rs.st->merge_sql)
+    rs.st->staged = TRUE;
+  return r;
+}
+
+static LineResult singer_line_parsed (PgSink *s, const char *line, gsize len);
+
 static LineResult
 singer_line (PgSink *s, const char *line, gsize len)
+{
+  Envelope e = { 0 };
+  JsonSpan root;
+  gboolean fall_back = FALSE;
+  LineResult r;
+
+  if (!g_utf8_validate_len (line, len, NULL) || !json_scan_value (line, len, &root) || root.kind != JSON_SPAN_OBJECT)
+    {
+      g_warning ("%s: line %" G_GUINT64_FORMAT " of the tap's output is not a Singer message; skipped: %s",
+                 s->source_id, s->line_no,
+                 !g_utf8_validate_len (line, len, NULL) ? "invalid UTF-8"
+                 : root.kind != JSON_SPAN_OBJECT        ? "not a JSON object"
+                                                        : "invalid JSON");
+      return LINE_TAKEN;
+    }
+  json_scan_members (&root, envelope_member, &e);
+  /* The hot path: a RECORD with a plain stream name. The rest (SCHEMA,
+   * STATE, anything unusual) is read by json-glib. */
+  if (e.found == 7 && json_span_equals (&e.type, "RECORD") && e.stream.kind == JSON_SPAN_STRING &&
+      !memchr (e.stream.start, '\\', e.stream.len) && e.record.kind == JSON_SPAN_OBJECT)
+    {
+      r = singer_record_scanned (s, &e, &fall_back);
+      if (!fall_back)
+        return r;
+    }
+  return singer_line_parsed (s, line, len);
+}
+
+static LineResult
+singer_line_parsed (PgSink *s, const char *line, gsize len)
 {
   g_autoptr (GError) error = NULL;
   JsonNode *root;
@@ -1251,15 +1390,16 @@ singer_line (PgSink *s, const char *line, gsize len)
 static LineResult
 exec_line (PgSink *s, const char *line, gsize len)
 {
-  g_autoptr (GError) error = NULL;
   LineResult r;
+
+  JsonSpan value;
 
   if (len == 0)
     return LINE_TAKEN;
-  if (!json_parser_load_from_data (s->parser, line, (gssize) len, &error))
+  if (!g_utf8_validate_len (line, len, NULL) || !json_scan_value (line, len, &value))
     {
       g_warning ("%s: line %" G_GUINT64_FORMAT " of the worker's output is not JSON; skipped: %s", s->source_id,
-                 s->line_no, error->message);
+                 s->line_no, g_utf8_validate_len (line, len, NULL) ? "invalid JSON" : "invalid UTF-8");
       return LINE_TAKEN;
     }
   if ((r = ensure_copy (s, NULL, NULL)) == LINE_WAIT)
@@ -1270,7 +1410,8 @@ exec_line (PgSink *s, const char *line, gsize len)
       return r;
     }
   g_string_truncate (s->row, 0);
-  g_string_append_printf (s->row, "%" G_GINT64_FORMAT "\t", next_sequence (s));
+  pg_append_int64 (s->row, next_sequence (s));
+  g_string_append_c (s->row, '\t');
   pg_copy_escape (s->row, line, len);
   g_string_append_c (s->row, '\n');
   return put_row (s);
@@ -1466,6 +1607,8 @@ pg_sink_free (PgSink *s)
   g_hash_table_unref (s->streams);
   g_object_unref (s->parser);
   g_string_free (s->row, TRUE);
+  g_string_free (s->scratch, TRUE);
+  g_array_unref (s->values);
   if (s->result_error)
     g_string_free (s->result_error, TRUE);
   g_free (s->conninfo);

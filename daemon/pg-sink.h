@@ -26,7 +26,7 @@
  * While held (the source is paused or gated) no COMMIT is sent; one already
  * sent is "in flight" until its answer comes (@settled). */
 
-#define PG_SINK_COMMIT_ROWS 10000
+#define PG_SINK_COMMIT_ROWS 100000
 #define PG_SINK_COMMIT_MSEC 1000
 /* An exec source's uncommitted lines stay in the pump (they are sent again
  * after a lost connection); past this many bytes the batch commits. */

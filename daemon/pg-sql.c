@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "pg-sql.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -196,6 +197,7 @@ is_date (const char *s)
 static gboolean
 is_timestamp (const char *s)
 {
+  /* GLib keeps one UTC zone: this is a reference, not a new zone. */
   g_autoptr (GTimeZone) utc = g_time_zone_new_utc ();
   g_autoptr (GDateTime) t = g_date_time_new_from_iso8601 (s, utc);
 
@@ -284,6 +286,119 @@ pg_copy_value (GString *out, PgColType type, JsonNode *value, const char **why)
       pg_copy_escape (out, json_node_get_string (value), strlen (json_node_get_string (value)));
       return TRUE;
     case PG_COL_JSONB:
+    case PG_COL_OTHER:
+    default:
+      *why = "a column of a type sourced does not write";
+      return FALSE;
+    }
+}
+
+void
+pg_append_int64 (GString *out, gint64 v)
+{
+  char buf[24];
+  int i = sizeof buf;
+  guint64 u = v < 0 ? (guint64) 0 - (guint64) v : (guint64) v;
+
+  do
+    buf[--i] = (char) ('0' + u % 10);
+  while ((u /= 10) > 0);
+  if (v < 0)
+    buf[--i] = '-';
+  g_string_append_len (out, buf + i, (gssize) (sizeof buf - (gsize) i));
+}
+
+/* A string span's text for COPY: as it is when it has no escape (JSON
+ * strings hold no raw control character, so nothing needs escaping then). */
+static gboolean
+copy_string (GString *out, const JsonSpan *value, GString *scratch, const char **why)
+{
+  if (!memchr (value->start, '\\', value->len))
+    {
+      g_string_append_len (out, value->start + 1, (gssize) value->len - 2);
+      return TRUE;
+    }
+  g_string_truncate (scratch, 0);
+  if (!json_span_unescape (value, scratch))
+    {
+      *why = "it holds a NUL character, which PostgreSQL text cannot";
+      return FALSE;
+    }
+  pg_copy_escape (out, scratch->str, scratch->len);
+  return TRUE;
+}
+
+gboolean
+pg_copy_span (GString *out, PgColType type, const JsonSpan *value, GString *scratch, const char **why)
+{
+  if (!value || value->kind == JSON_SPAN_NULL)
+    {
+      g_string_append (out, "\\N");
+      return TRUE;
+    }
+  switch (type)
+    {
+    case PG_COL_JSONB:
+      /* JSON text is jsonb's input; only COPY's own escaping is added. */
+      pg_copy_escape (out, value->start, value->len);
+      return TRUE;
+    case PG_COL_BIGINT:
+      if (value->kind != JSON_SPAN_INTEGER || value->len > 20)
+        {
+          *why = "not an integer";
+          return FALSE;
+        }
+      if (value->len >= 19)
+        {
+          /* Near the edge of bigint: read it to be sure it fits. */
+          g_autofree char *text = g_strndup (value->start, value->len);
+          char *end = NULL;
+          errno = 0;
+          g_ascii_strtoll (text, &end, 10);
+          if (errno)
+            {
+              *why = "an integer out of bigint's range";
+              return FALSE;
+            }
+        }
+      g_string_append_len (out, value->start, (gssize) value->len);
+      return TRUE;
+    case PG_COL_NUMERIC:
+      if (value->kind != JSON_SPAN_INTEGER && value->kind != JSON_SPAN_NUMBER)
+        {
+          *why = "not a number";
+          return FALSE;
+        }
+      g_string_append_len (out, value->start, (gssize) value->len);
+      return TRUE;
+    case PG_COL_BOOLEAN:
+      if (value->kind != JSON_SPAN_TRUE && value->kind != JSON_SPAN_FALSE)
+        {
+          *why = "not a boolean";
+          return FALSE;
+        }
+      g_string_append_c (out, value->kind == JSON_SPAN_TRUE ? 't' : 'f');
+      return TRUE;
+    case PG_COL_TEXT:
+      if (value->kind != JSON_SPAN_STRING)
+        {
+          *why = "not a string";
+          return FALSE;
+        }
+      return copy_string (out, value, scratch, why);
+    case PG_COL_TIMESTAMPTZ:
+    case PG_COL_DATE:
+      {
+        gsize mark = out->len;
+        if (value->kind != JSON_SPAN_STRING || !copy_string (out, value, scratch, why) ||
+            !(type == PG_COL_DATE ? is_date (out->str + mark) : is_timestamp (out->str + mark)))
+          {
+            g_string_truncate (out, mark);
+            *why = type == PG_COL_DATE ? "not a date (YYYY-MM-DD)" : "not an ISO 8601 date-time";
+            return FALSE;
+          }
+        return TRUE;
+      }
     case PG_COL_OTHER:
     default:
       *why = "a column of a type sourced does not write";

@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "json-scan.h"
+
 /* The SQL side of the PostgreSQL sink, without a connection: how Singer's
  * JSON Schema types become column types (as the popular Singer targets map
  * them: pipelinewise, MeltanoLabs), which type changes a table may take,
@@ -54,3 +56,10 @@ void pg_copy_escape (GString *out, const char *text, gsize length);
  * @type. FALSE, with *why set (static text), if the value does not fit the
  * type: nothing is appended then. */
 gboolean pg_copy_value (GString *out, PgColType type, JsonNode *value, const char **why);
+
+/* The same from a scanned value (json-scan.h; NULL: absent), copied as it
+ * was written: a number keeps its digits, an object its text. @scratch is
+ * working space. */
+gboolean pg_copy_span (GString *out, PgColType type, const JsonSpan *value, GString *scratch, const char **why);
+/* Appends @v in decimal (printf's machinery costs more than the row). */
+void pg_append_int64 (GString *out, gint64 v);

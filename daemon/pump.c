@@ -94,6 +94,7 @@ struct Pump {
   PgSink *pg;
   gsize pg_sent;
   gboolean in_run_pg; /* a run began and has not ended */
+  guint pg_idle;      /* the rest of a delivery cut short by its budget */
   gboolean pg_lost;   /* the connection is gone: nothing is taken */
 
   gboolean flowing;
@@ -173,6 +174,7 @@ pump_free (Pump *p)
   close_fd (&p->file.fd);
   drop_target (p);
   pg_sink_free (p->pg);
+  g_clear_handle_id (&p->pg_idle, g_source_remove);
   g_byte_array_unref (p->in);
   g_byte_array_unref (p->out);
   g_array_unref (p->out_other_ends);
@@ -299,12 +301,33 @@ write_target (Pump *p)
   return TRUE;
 }
 
+static gboolean on_pg_continue (gpointer user_data);
+
+/* Lines cost work here (a file sink's write does not): handed over a slice
+ * at a time, for at most a wake-up's budget, and the rest from an idle
+ * callback, below the bus, so that a control call never waits behind a
+ * megabyte of records. */
+#define PG_SLICE (64 * 1024)
+
 static gboolean
 write_postgresql (Pump *p)
 {
+  gint64 until = g_get_monotonic_time () + WAKEUP_BUDGET_USEC;
+
   while (p->pg_sent < p->out->len)
     {
-      gsize n = pg_sink_write (p->pg, (const char *) p->out->data + p->pg_sent, p->out->len - p->pg_sent);
+      gsize n;
+
+      if (g_get_monotonic_time () >= until || (p->cb->should_yield && p->cb->should_yield (p->src)))
+        {
+          if (!p->pg_idle)
+            p->pg_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_pg_continue, p, NULL);
+          return FALSE;
+        }
+      n = pg_sink_write (p->pg, (const char *) p->out->data + p->pg_sent,
+                         MIN (p->out->len - p->pg_sent, (gsize) PG_SLICE));
+      if (n == 0 && p->out->len - p->pg_sent > PG_SLICE && !memchr (p->out->data + p->pg_sent, '\n', PG_SLICE))
+        n = pg_sink_write (p->pg, (const char *) p->out->data + p->pg_sent, p->out->len - p->pg_sent); /* a long line */
       if (n == 0)
         return FALSE; /* busy (or gone): backpressure */
       if (p->type == SOURCE_TYPE_SINGER)
@@ -920,6 +943,16 @@ static const PgSinkCallbacks pg_callbacks = {
   .writable = on_pg_writable,
   .settled = on_pg_settled,
 };
+
+static gboolean
+on_pg_continue (gpointer user_data)
+{
+  Pump *p = user_data;
+
+  p->pg_idle = 0;
+  on_pg_writable (p);
+  return G_SOURCE_REMOVE;
+}
 
 static gboolean
 prepare_postgresql (Pump *p, const PumpSetup *setup)

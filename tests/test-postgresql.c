@@ -94,7 +94,7 @@ test_exactly_once_under_crashes (void)
   g_autoptr (PgCluster) c = pg_cluster_new ();
   g_autoptr (Harness) h = harness_new ();
   g_autofree char *counter = tap ("tap-counter");
-  g_autofree char *exec = g_strdup_printf ("%s --count 200000 --every 1000 --no-key --state-sleep 0.004", counter);
+  g_autofree char *exec = g_strdup_printf ("%s --count 200000 --every 1000 --no-key --state-sleep 0.2", counter);
   g_autofree char *def = definition (c, "singer", exec, NULL);
   GRand *rand = g_rand_new_with_seed (20261206);
   /* ten K (sourced killed), five P (PostgreSQL stopped), shuffled */
@@ -230,6 +230,18 @@ test_tables_from_schema (void)
   g_autofree char *bookmark = harness_get_s (h, "s", "Bookmark");
   g_assert_cmpstr (bookmark, ==, "{\"step\":2}");
   g_assert_cmpuint (harness_get_t (h, "s", "RecordsDelivered"), ==, 7);
+
+  /* sourcectl shows the sink and when it last committed. */
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "DBUS_SESSION_BUS_ADDRESS", h->bus_address, TRUE);
+  const char *argv[] = { g_getenv ("SOURCECTL_BINARY"), "--user", "status", "s", NULL };
+  g_autofree char *out = NULL;
+  int status;
+  g_assert_true (
+      g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL, &status, NULL));
+  g_autofree char *uri = pg_cluster_uri (c);
+  g_autofree char *line = g_strdup_printf ("Sink: %s (last commit ", uri);
+  g_assert_nonnull (strstr (out, line));
+  g_assert_null (strstr (out, "(last commit never"));
 }
 
 /* A SCHEMA the table cannot take: the source pauses itself, LastError names

@@ -13,7 +13,7 @@ import sys
 LAYERS = [
     ("base: errors, time, descriptors, processes, rules, parsers, sd-bus in GLib",
      ["sourced-error", "clock", "fd-limits", "io-watch", "spawner", "sink-rules", "scheduler", "singer",
-      "bus-glib", "bus-name", "bus-props", "pg-sql"]),
+      "bus-glib", "bus-name", "bus-props", "pg-sql", "json-scan"]),
     ("the store and a source's settings", ["store", "settings", "definition"]),
     ("a source and its data path (the worker, the pump, its PostgreSQL sink)",
      ["source", "source-props", "pump", "worker", "pg-sink"]),

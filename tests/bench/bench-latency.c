@@ -10,7 +10,12 @@
  * one call at a time, and prints their p50 and p99 round trips, the ratios
  * of the p99s, and the bytes the 8 sources delivered a second.
  *
- *   build/tests/bench-latency [SECONDS] [--busy N] [--baseline OTHER_SOURCED]
+ *   build/tests/bench-latency [SECONDS] [--busy N] [--baseline OTHER_SOURCED] [--postgresql]
+ *
+ * With --postgresql, the busy sources write JSON lines (bench-gen) at full
+ * speed into a PostgreSQL cluster of the benchmark's own (pg-cluster.c),
+ * each a jsonb row committed with its checkpoint: control while data flows
+ * into the database.
  *
  * With --baseline, the same measure is taken with the other binary (the
  * previous main, say) in the same run, and the throughputs are compared.
@@ -19,10 +24,13 @@
 #include <stdlib.h>
 
 #include "../harness.h"
+#include "../pg-cluster.h"
 #include "echo.h"
 
 /* Busy sources: 8, or --busy N (0 measures the same calls on an idle daemon). */
 static guint n_busy = 8;
+/* --postgresql: where they deliver. */
+static PgCluster *cluster;
 
 typedef struct {
   double pause_p50, pause_p99, ping_p50, ping_p99, echo_p50, echo_p99;
@@ -88,7 +96,16 @@ measure (const char *binary, double seconds)
   for (guint i = 0; i < n_busy; i++)
     {
       g_autofree char *id = g_strdup_printf ("busy%u", i);
-      harness_write_definition (h, id, "[Source]\nExec=yes\nSink=/dev/null\n");
+      if (cluster)
+        {
+          g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+          g_autofree char *dir = g_path_get_dirname (self);
+          g_autofree char *uri = pg_cluster_uri (cluster);
+          g_autofree char *def = g_strdup_printf ("[Source]\nExec=%s/bench-gen 0\nSink=%s\nSchema=bench\n", dir, uri);
+          harness_write_definition (h, id, def);
+        }
+      else
+        harness_write_definition (h, id, "[Source]\nExec=yes\nSink=/dev/null\n");
     }
   harness_write_definition (h, "ctl", "[Source]\nExec=sleep 100000\n");
   harness_start (h, NULL);
@@ -161,6 +178,8 @@ main (int argc, char **argv)
         baseline = argv[++i];
       else if (g_str_equal (argv[i], "--busy") && i + 1 < argc)
         n_busy = (guint) atoi (argv[++i]);
+      else if (g_str_equal (argv[i], "--postgresql"))
+        cluster = pg_cluster_new ();
       else
         seconds = g_ascii_strtod (argv[i], NULL);
     }
@@ -175,6 +194,12 @@ main (int argc, char **argv)
       print_figures ("baseline", &before);
       if (n_busy)
         printf ("throughput of the %u sources, this / baseline: %.2f\n", n_busy, now.bytes_per_sec / before.bytes_per_sec);
+    }
+  if (cluster)
+    {
+      g_autofree char *rows = pg_cluster_query (cluster, "SELECT sum(batches) FROM bench.sourced_checkpoints");
+      printf ("PostgreSQL: %s batches committed\n", rows);
+      pg_cluster_free (cluster);
     }
   return 0;
 }
