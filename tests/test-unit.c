@@ -762,6 +762,40 @@ test_pg_copy_values (void)
   g_assert_cmpstr (ident, ==, "\"we\"\"ird\"");
 }
 
+/* The scanner takes exactly JSON: what it passes becomes jsonb and COPY
+ * input, where a mistake would fail the whole batch at the server. */
+static void
+test_json_scan (void)
+{
+  static const char *good[] = { "{}", " {\"a\" : [1, -0.5e+3, true, false, null, {\"b\": \"\\u00e9\\n\"}]} ", "0",
+                                "\"\"", "[[]]" };
+  static const char *bad[] = { "{\"a\":01}", "{\"a\":1,}",    "[1 2]", "\"\\x\"", "{\"a\":1",         "tru", "1.", "-",
+                               "{a:1}",      "\"tab\there\"", "[1]x",  "",        "{\"a\":\"\\u12\"}" };
+  JsonSpan v;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    g_assert_true (json_scan_value (good[i], strlen (good[i]), &v));
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      /* The tab in bad[9] is a raw one, which JSON strings may not hold. */
+      g_autofree char *text = g_strcompress (bad[i]);
+      g_assert_false (json_scan_value (i == 9 ? text : bad[i], strlen (i == 9 ? text : bad[i]), &v));
+    }
+
+  const char *rec = "{\"n\":\"a\\\"b\\ud83d\\ude00\",\"x\":12345678901234567890,\"y\":0.1}";
+  g_assert_true (json_scan_value (rec, strlen (rec), &v));
+  g_autoptr (GString) row = g_string_new (NULL);
+  g_autoptr (GString) scratch = g_string_new (NULL);
+  const char *why = NULL;
+  JsonSpan n = { JSON_SPAN_STRING, rec + 5, 18 };
+  g_assert_true (pg_copy_span (row, PG_COL_TEXT, &n, scratch, &why));
+  g_assert_cmpstr (row->str, ==, "a\"b\xf0\x9f\x98\x80");
+  JsonSpan big = { JSON_SPAN_INTEGER, strstr (rec, "1234"), 20 };
+  g_assert_false (pg_copy_span (row, PG_COL_BIGINT, &big, scratch, &why));
+  g_assert_true (pg_copy_span (row, PG_COL_NUMERIC, &big, scratch, &why));
+  g_assert_true (g_str_has_suffix (row->str, "12345678901234567890"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -774,6 +808,7 @@ main (int argc, char **argv)
   g_test_add_func ("/unit/sink/path-rules", test_sink_path_rules);
   g_test_add_func ("/unit/pg/type-mapping", test_pg_type_mapping);
   g_test_add_func ("/unit/pg/copy-values", test_pg_copy_values);
+  g_test_add_func ("/unit/pg/json-scan", test_json_scan);
   g_test_add_func ("/unit/glob-match-is-fnmatch", test_glob_match_is_fnmatch);
   g_test_add_func ("/unit/definition/filename", test_definition_filename);
   g_test_add_func ("/unit/settings/typed", test_settings_typed);
