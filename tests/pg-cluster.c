@@ -186,3 +186,9 @@ pg_cluster_query_int (PgCluster *c, const char *sql)
 
   return g_ascii_strtoll (v, NULL, 10);
 }
+
+void
+pg_cluster_exec (PgCluster *c, const char *sql)
+{
+  g_free (pg_cluster_query (c, sql));
+}

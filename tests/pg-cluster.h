@@ -31,5 +31,7 @@ char *pg_cluster_uri (PgCluster *c);
  * fails the test on an error. */
 char *pg_cluster_query (PgCluster *c, const char *sql);
 gint64 pg_cluster_query_int (PgCluster *c, const char *sql);
+/* Runs a command whose result is of no interest. */
+void pg_cluster_exec (PgCluster *c, const char *sql);
 /* The same, FALSE (and no failure) if the server cannot be reached. */
 gboolean pg_cluster_try_query (PgCluster *c, const char *sql, char **value);

@@ -283,7 +283,7 @@ test_incompatible_schema_pauses (void)
 
   /* The administrator changes the column; Unpause resumes from the
    * bookmark, and every record arrives once. */
-  pg_cluster_query (c, "ALTER TABLE inc.t ALTER COLUMN a TYPE boolean USING a <> 0");
+  pg_cluster_exec (c, "ALTER TABLE inc.t ALTER COLUMN a TYPE boolean USING a <> 0");
   harness_source_call_ok (h, "inc", "Unpause");
   g_assert_true (wait_query (c, "SELECT count(*) FROM inc.sourced_checkpoints WHERE bookmark = '{\"s\":2}'", 1, 20000));
   g_assert_true (harness_wait_status (h, "inc", "active", 5000));

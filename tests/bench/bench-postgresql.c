@@ -76,7 +76,7 @@ reference (PgCluster *c, const char *csv, gboolean keyed)
                                              cols);
   g_autofree char *copy = NULL;
 
-  pg_cluster_query (c, create);
+  pg_cluster_exec (c, create);
   if (!keyed)
     {
       copy = g_strdup_printf (
@@ -153,7 +153,7 @@ through_sourced (PgCluster *c, const char *jsonl, guint n, gboolean keyed, doubl
   def = g_strdup_printf ("[Source]\nType=singer\nExec=/bin/sh -c 'exec cat %s'\nSink=%s\nSchema=bench\n"
                          "InitialState=stopped\nRestartSec=300\n",
                          input, uri);
-  pg_cluster_query (c, "DROP SCHEMA IF EXISTS bench CASCADE");
+  pg_cluster_exec (c, "DROP SCHEMA IF EXISTS bench CASCADE");
   harness_write_definition (h, "rows", def);
   harness_start (h, NULL);
   done_sql = g_strdup_printf ("SELECT coalesce(bookmark = '{\"id\": %u}', false) FROM bench.sourced_checkpoints", n);

@@ -658,6 +658,53 @@ def first_install_on_a_running_host():
     wait_active("ticker")
 
 
+def psql(sql, db="warehouse"):
+    return host.out("runuser -u postgres -- psql -XAt -d %s -c \"%s\"" % (db, sql))
+
+
+@scenario
+def postgresql_with_a_credential():
+    """PostgreSQL installed in the host and started by systemd; sourced,
+    under the shipped unit and its sandbox, delivers into it over TCP as a
+    role whose password is a systemd credential (LoadCredential= in a
+    drop-in, as the README shows), never in the URI, the journal or the
+    bus."""
+    host.run("systemctl start postgresql.service", timeout=90)
+    host.wait("PostgreSQL to answer",
+              lambda: host.run("runuser -u postgres -- psql -XAtc 'SELECT 1'", check=False).returncode == 0,
+              timeout=60)
+    host.run("runuser -u postgres -- psql -Xq -c \"CREATE ROLE loader LOGIN PASSWORD 'pw-from-credential'\" "
+             "-c 'CREATE DATABASE warehouse OWNER loader'")
+    host.write("/etc/sourced/pgpass", "localhost:5432:warehouse:loader:pw-from-credential\n", mode=0o600)
+    host.write("/etc/systemd/system/sourced.service.d/pgpass.conf",
+               "[Service]\nLoadCredential=pgpass:/etc/sourced/pgpass\n")
+    host.run("systemctl daemon-reload && systemctl restart sourced.service", timeout=90)
+    define("orders", "Type=exec\n" + TICKER + "Sink=postgresql://loader@localhost/warehouse\nSchema=sales\n")
+    host.run("systemctl reload sourced.service", timeout=60)
+    host.wait("rows in sales.orders",
+              lambda: int(psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'"))
+              and int(psql("SELECT count(*) FROM sales.orders")) >= 5, timeout=60)
+    assert psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'") == "loader"
+    owner = psql("SELECT owner FROM sales.sourced_checkpoints WHERE source_id = 'orders'")
+    assert owner == host.out("hostname"), owner
+    first = json.loads(psql("SELECT record FROM sales.orders ORDER BY _sdc_sequence LIMIT 1"))
+    assert first == {"n": 1}, first
+    assert prop("orders", "Sink") == "postgresql://loader@localhost/warehouse"
+    assert prop("orders", "Status") == "active"
+    status = host.out("sourcectl --system status orders")
+    assert "Sink: postgresql://loader@localhost/warehouse (last commit" in status, status
+    assert "pw-from-credential" not in journal("_SYSTEMD_UNIT=sourced.service")
+    assert "PostgreSQL passwords from the credential /run/credentials/sourced.service/pgpass" in \
+        journal("_SYSTEMD_UNIT=sourced.service")
+    # Without the credential, the login is refused, and the source says so.
+    host.run("rm /etc/systemd/system/sourced.service.d/pgpass.conf && systemctl daemon-reload && "
+             "systemctl restart sourced.service", timeout=90)
+    host.wait("orders to report the refused login",
+              lambda: prop("orders", "Status") == "restarting" and "password" in prop("orders", "LastError"),
+              timeout=60)
+    host.run("rm %s/orders.source && systemctl reload sourced.service" % DEFS, timeout=60)
+
+
 def bus_kind():
     """dbus-daemon or dbus-broker: what runs the system bus now."""
     unit_id = host.out("systemctl show -p Id --value dbus.service")
