@@ -31,8 +31,11 @@
 /* An exec source's uncommitted lines stay in the pump (they are sent again
  * after a lost connection); past this many bytes the batch commits. */
 #define PG_SINK_EXEC_BATCH_BYTES (8 * 1024 * 1024)
-/* A server that answers nothing for this long counts as gone. */
-#define PG_SINK_STALL_SEC 10
+/* A server that answers nothing for this long counts as gone (a stopped
+ * or vanished host; a TCP connection to one would wait for minutes). Long
+ * enough for the merge of a full batch of upserts on a slow server:
+ * 100,000 rows take half a second here. */
+#define PG_SINK_STALL_SEC 30
 
 typedef struct PgSink PgSink;
 typedef struct IoWatcher IoWatcher;

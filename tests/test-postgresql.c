@@ -478,8 +478,8 @@ test_database_stopped (void)
       c, "exec", "/bin/sh -c 'i=0; while :; do i=$((i+1)); echo \"{\\\"i\\\": $i}\"; sleep 0.005; done'", NULL);
   PingWatch watch = { h, NULL, 0 };
 
-  /* Ten times the clock: the 10 s without an answer that count as an
-   * outage take one. */
+  /* Ten times the clock: the 30 s without an answer that count as an
+   * outage take three. */
   h->extra_env = g_strsplit ("SOURCED_CLOCK_RATE 10", " ", -1);
   harness_write_definition (h, "feed", def);
   harness_start (h, NULL);

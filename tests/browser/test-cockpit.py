@@ -41,6 +41,7 @@ CASES = ["the menu has Data sources", "the list shows every source in id order",
          "the dark theme",
          "sourced stopped: the page says so; restarted: the page follows it",
          "a crash loop: 'restarting' with its attempt and retry time, in the problems filter and the detail view",
+         "a PostgreSQL sink in the detail view: the URI and the time of the last commit",
          "in German (Cockpit's language cookie): the labels and the row actions are translated",
          "10,000 sources: first paint, scrolling and filtering"]
 
@@ -500,6 +501,24 @@ def t_crash_loop(page):
     no_js_errors(page)
 
 
+def t_postgresql_sink(page):
+    b = page.b
+    uri = "postgresql://loader@db.invalid/warehouse?connect_timeout=1"
+    page.bed.busctl("call", "org.sourced.Sourced1", "/org/sourced/Sourced1", "org.sourced.Sourced1.Manager",
+                    "CreateSource", "sa{sv}", "pgsink", "3", "Exec", "s", "/bin/sleep 1000", "Sink", "s", uri,
+                    "Schema", "s", "sales")
+    try:
+        b.wait(row_field("pgsink", "status-text") + " === 'restarting'",
+               what="a database that cannot be reached to show as restarting")
+        b.click(row("pgsink") + " button.details")
+        text = b.wait("(e => e && e.textContent.includes('last commit') ? e.textContent : null)"
+                      "(document.querySelector('#detail-props dd[data-key=Sink]'))", what="the sink with its last commit")
+        assert text == uri + " (last commit: none yet)", text
+    finally:
+        page.bed.call("/org/sourced/Sourced1", "RemoveSource", "s", "pgsink", iface="org.sourced.Sourced1.Manager")
+    no_js_errors(page)
+
+
 def t_german(page):
     # Cockpit picks the language from its CockpitLang cookie (what its
     # shell's language menu sets) and serves po.js as po.de.js.
@@ -575,7 +594,8 @@ def main():
         bed.close()
         tap.done()
     fns = [t_menu, t_list, t_pause_row, t_busctl_pause, t_records, t_in_flight, t_not_stoppable, t_create, t_text_only,
-           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_german, t_many]
+           t_detail, t_pause_at, t_keyboard, t_keyboard_quick, t_remove, t_gate, t_pause_shown, t_dark, t_restart, t_crash_loop, t_postgresql_sink, t_german,
+           t_many]
     def known_state(page):
         bed.reset(BASE, keep_others=False)
         page.b.goto("about:blank")  # a fresh page: no filter, no dialog, the list
