@@ -702,7 +702,9 @@ def postgresql_with_a_credential():
     host.wait("orders to report the refused login",
               lambda: prop("orders", "Status") == "restarting" and "password" in prop("orders", "LastError"),
               timeout=60)
-    host.run("rm %s/orders.source && systemctl reload sourced.service" % DEFS, timeout=60)
+    # The administrator's files go with the source: the package's purge
+    # scenario expects /etc/sourced to hold nothing of theirs.
+    host.run("rm %s/orders.source /etc/sourced/pgpass && systemctl reload sourced.service" % DEFS, timeout=60)
 
 
 def bus_kind():
