@@ -990,6 +990,21 @@ handle_unexpected_exit (Source *src, const char *how, gboolean clean, gint64 ran
                                            on_restart_timeout, source_ref (src), (GDestroyNotify) source_unref);
 }
 
+/* A job is over (or could not start, @error says why; NULL: it went
+ * well): the schedule goes on. */
+static void
+end_job (Source *src, const char *error)
+{
+  src->job_running = FALSE;
+  src->job_override = FALSE;
+  if (error)
+    source_set_last_error (src, error);
+  if (src->run == SOURCE_RUN_RUNNING)
+    arm_schedule (src, sourced_now (src->daemon));
+  changed (src);
+  update_flow (src);
+}
+
 /* The worker has exited and what it wrote has been delivered (or is held):
  * the run is over. */
 static void
@@ -1052,17 +1067,8 @@ on_run_finished (Source *src)
 
   if (src->job_running)
     {
-      src->job_running = FALSE;
-      src->job_override = FALSE;
-      if (!clean)
-        {
-          g_autofree char *msg = g_strdup_printf ("job %s%s%s", how, last_line[0] ? ": " : "", last_line);
-          source_set_last_error (src, msg);
-        }
-      if (src->run == SOURCE_RUN_RUNNING)
-        arm_schedule (src, sourced_now (src->daemon));
-      changed (src);
-      update_flow (src);
+      g_autofree char *msg = clean ? NULL : g_strdup_printf ("job %s%s%s", how, last_line[0] ? ": " : "", last_line);
+      end_job (src, msg);
       return;
     }
 
@@ -1136,10 +1142,8 @@ on_sink_ready (Source *src)
       if (!spawn_worker (src, &error) && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING))
         {
           g_autofree char *msg = g_strdup_printf ("Could not start a job of source '%s': %s", src->id, error->message);
-          src->job_running = FALSE;
-          source_set_last_error (src, msg);
-          if (src->run == SOURCE_RUN_RUNNING)
-            arm_schedule (src, sourced_now (src->daemon));
+          end_job (src, msg);
+          return;
         }
       changed (src);
       update_flow (src);

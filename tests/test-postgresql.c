@@ -315,6 +315,30 @@ test_exec_lines_as_jsonb (void)
   g_assert_cmpuint (harness_get_t (h, "lines", "RecordsDelivered"), ==, 4);
 }
 
+/* A scheduled source's job waits for the database, then runs: its lines
+ * commit when it exits. */
+static void
+test_scheduled_job (void)
+{
+  g_autoptr (PgCluster) c = pg_cluster_new ();
+  g_autoptr (Harness) h = harness_new ();
+  g_autofree char *lines = write_messages (h, "job.txt", "{\"run\": 1}\n{\"run\": 2}\n{\"run\": 3}\n");
+  g_autofree char *exec = g_strdup_printf ("/bin/cat %s", lines);
+  g_autofree char *def = definition (c, "exec", exec, "FrequencyMinutes=60\n");
+  sd_bus_message *reply = NULL;
+
+  harness_write_definition (h, "job", def);
+  harness_start (h, NULL);
+  g_assert_true (harness_wait_status (h, "job", "active", 10000));
+  g_autofree char *path = source_path ("job");
+  g_assert_cmpint (harness_call (h, path, SRC_IFACE, "RunJob", NULL, &reply, NULL), >=, 0);
+  sd_bus_message_unref (reply);
+  g_assert_true (wait_query (c, "SELECT count(*) FROM job.job", 3, 20000));
+  g_assert_true (harness_wait_t (h, "job", "RecordsDelivered", 3, 5000));
+  g_assert_cmpint (pg_cluster_query_int (c, "SELECT count(*) FROM job.job"), ==, 3);
+  g_assert_cmpuint (harness_get_u (h, "job", "MainPID"), ==, 0);
+}
+
 /* ---- Fencing ------------------------------------------------------------------ */
 
 static void
@@ -541,6 +565,7 @@ main (int argc, char **argv)
   g_test_add_func ("/postgresql/tables-from-schema", test_tables_from_schema);
   g_test_add_func ("/postgresql/incompatible-schema-pauses", test_incompatible_schema_pauses);
   g_test_add_func ("/postgresql/exec-lines-as-jsonb", test_exec_lines_as_jsonb);
+  g_test_add_func ("/postgresql/scheduled-job", test_scheduled_job);
   g_test_add_func ("/postgresql/fencing-two-daemons", test_fencing_two_daemons);
   g_test_add_func ("/postgresql/pause-at-the-edge", test_pause_at_the_edge);
   g_test_add_func ("/postgresql/database-stopped", test_database_stopped);
