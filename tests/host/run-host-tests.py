@@ -669,42 +669,57 @@ def postgresql_with_a_credential():
     role whose password is a systemd credential (LoadCredential= in a
     drop-in, as the README shows), never in the URI, the journal or the
     bus."""
-    host.run("systemctl start postgresql.service", timeout=90)
-    host.wait("PostgreSQL to answer",
-              lambda: host.run("runuser -u postgres -- psql -XAtc 'SELECT 1'", check=False).returncode == 0,
-              timeout=60)
-    host.run("runuser -u postgres -- psql -Xq -c \"CREATE ROLE loader LOGIN PASSWORD 'pw-from-credential'\" "
-             "-c 'CREATE DATABASE warehouse OWNER loader'")
-    host.write("/etc/sourced/pgpass", "localhost:5432:warehouse:loader:pw-from-credential\n", mode=0o600)
-    host.write("/etc/systemd/system/sourced.service.d/pgpass.conf",
-               "[Service]\nLoadCredential=pgpass:/etc/sourced/pgpass\n")
-    host.run("systemctl daemon-reload && systemctl restart sourced.service", timeout=90)
-    define("orders", "Type=exec\n" + TICKER + "Sink=postgresql://loader@localhost/warehouse\nSchema=sales\n")
-    host.run("systemctl reload sourced.service", timeout=60)
-    host.wait("rows in sales.orders",
-              lambda: int(psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'"))
-              and int(psql("SELECT count(*) FROM sales.orders")) >= 5, timeout=60)
-    assert psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'") == "loader"
-    owner = psql("SELECT owner FROM sales.sourced_checkpoints WHERE source_id = 'orders'")
-    assert owner == host.out("hostname"), owner
-    first = json.loads(psql("SELECT record FROM sales.orders ORDER BY _sdc_sequence LIMIT 1"))
-    assert first == {"n": 1}, first
-    assert prop("orders", "Sink") == "postgresql://loader@localhost/warehouse"
-    assert prop("orders", "Status") == "active"
-    status = host.out("sourcectl --system status orders")
-    assert "Sink: postgresql://loader@localhost/warehouse (last commit" in status, status
-    assert "pw-from-credential" not in journal("_SYSTEMD_UNIT=sourced.service")
-    assert "PostgreSQL passwords from the credential /run/credentials/sourced.service/pgpass" in \
-        journal("_SYSTEMD_UNIT=sourced.service")
-    # Without the credential, the login is refused, and the source says so.
-    host.run("rm /etc/systemd/system/sourced.service.d/pgpass.conf && systemctl daemon-reload && "
-             "systemctl restart sourced.service", timeout=90)
-    host.wait("orders to report the refused login",
-              lambda: prop("orders", "Status") == "restarting" and "password" in prop("orders", "LastError"),
-              timeout=60)
-    # The administrator's files go with the source: the package's purge
-    # scenario expects /etc/sourced to hold nothing of theirs.
-    host.run("rm %s/orders.source /etc/sourced/pgpass && systemctl reload sourced.service" % DEFS, timeout=60)
+    try:
+        host.run("systemctl start postgresql.service", timeout=90)
+        host.wait("PostgreSQL to answer",
+                  lambda: host.run("runuser -u postgres -- psql -XAtc 'SELECT 1'", check=False).returncode == 0,
+                  timeout=60)
+        host.run("runuser -u postgres -- psql -Xq -c \"CREATE ROLE loader LOGIN PASSWORD 'pw-from-credential'\" "
+                 "-c 'CREATE DATABASE warehouse OWNER loader'")
+        host.write("/etc/sourced/pgpass", "localhost:5432:warehouse:loader:pw-from-credential\n", mode=0o600)
+        host.write("/etc/systemd/system/sourced.service.d/pgpass.conf",
+                   "[Service]\nLoadCredential=pgpass:/etc/sourced/pgpass\n")
+        host.run("systemctl daemon-reload && systemctl restart sourced.service", timeout=90)
+        define("orders", "Type=exec\n" + TICKER + "Sink=postgresql://loader@localhost/warehouse\nSchema=sales\n")
+        host.run("systemctl reload sourced.service", timeout=60)
+        host.wait("rows in sales.orders",
+                  lambda: int(psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'"))
+                  and int(psql("SELECT count(*) FROM sales.orders")) >= 5, timeout=60)
+        assert psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'sales' AND tablename = 'orders'") == "loader"
+        owner = psql("SELECT owner FROM sales.sourced_checkpoints WHERE source_id = 'orders'")
+        assert owner == host.out("hostname"), owner
+        first = json.loads(psql("SELECT record FROM sales.orders ORDER BY _sdc_sequence LIMIT 1"))
+        assert first == {"n": 1}, first
+        assert prop("orders", "Sink") == "postgresql://loader@localhost/warehouse"
+        assert prop("orders", "Status") == "active"
+        status = host.out("sourcectl --system status orders")
+        assert "Sink: postgresql://loader@localhost/warehouse (last commit" in status, status
+        # Over the Unix socket too (read-only /run under ProtectSystem=strict
+        # still connects), as the role named like the service's user: peer
+        # authentication, no password at all.
+        host.run("runuser -u postgres -- psql -Xq -c 'CREATE ROLE sourced LOGIN' "
+                 "-c 'GRANT CREATE ON DATABASE warehouse TO sourced'")
+        define("local", "Type=exec\n" + TICKER + "Sink=postgresql:///warehouse?host=/run/postgresql\n")
+        host.run("systemctl reload sourced.service", timeout=60)
+        host.wait("rows in local.local",
+                  lambda: int(psql("SELECT count(*) FROM pg_tables WHERE schemaname = 'local'"))
+                  and int(psql("SELECT count(*) FROM local.local")) >= 3, timeout=60)
+        assert psql("SELECT tableowner FROM pg_tables WHERE schemaname = 'local' AND tablename = 'local'") == "sourced"
+        assert "pw-from-credential" not in journal("_SYSTEMD_UNIT=sourced.service")
+        assert "PostgreSQL passwords from the credential /run/credentials/sourced.service/pgpass" in \
+            journal("_SYSTEMD_UNIT=sourced.service")
+        # Without the credential, the login is refused, and the source says so.
+        host.run("rm /etc/systemd/system/sourced.service.d/pgpass.conf && systemctl daemon-reload && "
+                 "systemctl restart sourced.service", timeout=90)
+        host.wait("orders to report the refused login",
+                  lambda: prop("orders", "Status") == "restarting" and "password" in prop("orders", "LastError"),
+                  timeout=60)
+    finally:
+        # The administrator's files go with the sources: the package's purge
+        # scenario expects /etc/sourced to hold nothing of theirs.
+        host.run("rm -f %s/orders.source %s/local.source /etc/sourced/pgpass "
+                 "/etc/systemd/system/sourced.service.d/pgpass.conf && systemctl daemon-reload && "
+                 "systemctl restart sourced.service" % (DEFS, DEFS), timeout=90)
 
 
 def bus_kind():
