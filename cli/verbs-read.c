@@ -237,7 +237,7 @@ print_status (const SourceInfo *s, guint64 now)
   printf ("       Last exit: %d\n", s->last_exit_status);
   if (s->n_restarts)
     printf ("        Restarts: %u since the last start\n", s->n_restarts);
-  if (s->sink && (g_str_has_prefix (s->sink, "postgresql://") || g_str_has_prefix (s->sink, "postgres://")))
+  if (sourced_sink_is_postgresql (s->sink))
     {
       /* Delivered into PostgreSQL means committed: the last record is the
        * last commit. */

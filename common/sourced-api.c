@@ -28,3 +28,9 @@ sourced_error_from_dbus_name (const char *name)
       return i;
   return -1;
 }
+
+int
+sourced_sink_is_postgresql (const char *sink)
+{
+  return sink && (strncmp (sink, "postgresql://", 13) == 0 || strncmp (sink, "postgres://", 11) == 0);
+}

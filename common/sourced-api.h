@@ -59,6 +59,10 @@ typedef enum {
 
 /* The D-Bus name of @code. */
 const char *sourced_error_dbus_name (SourcedError code);
+
+/* Whether a Sink= is a PostgreSQL URI (postgresql:// or postgres://), the
+ * contract's rule: the daemon delivers by it, sourcectl shows by it. */
+int sourced_sink_is_postgresql (const char *sink);
 /* The code of a D-Bus error name, the first in the table that has it
  * (SINK_UNAVAILABLE reads back as FAILED); -1 for a name not in it. */
 int sourced_error_from_dbus_name (const char *name);

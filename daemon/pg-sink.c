@@ -638,7 +638,7 @@ fenced (PgSink *s, const char *owner, gint64 epoch)
   close_conn (s);
   s->closing = FALSE;
   s->takeover_wanted = TRUE;
-  s->cb->fenced (s->owner, msg);
+  s->cb->stopped (s->owner, msg);
 }
 
 static void
@@ -829,7 +829,7 @@ refuse (PgSink *s, const char *message)
   s->closing = TRUE;
   close_conn (s);
   s->closing = FALSE;
-  s->cb->refused (s->owner, msg);
+  s->cb->stopped (s->owner, msg);
   return LINE_STOP;
 }
 

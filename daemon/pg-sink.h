@@ -52,9 +52,9 @@ typedef struct {
   void (*lost) (gpointer owner, const char *message);
   /* Another daemon took the source over (@message names it), or the data
    * does not fit its table (@message names table and column): the
-   * transaction was rolled back, and the connection is closed. */
-  void (*fenced) (gpointer owner, const char *message);
-  void (*refused) (gpointer owner, const char *message);
+   * transaction was rolled back, and the connection is closed. Only a
+   * person can go on from here (the source is paused). */
+  void (*stopped) (gpointer owner, const char *message);
   /* Takes lines again after pg_sink_write() took fewer than it was given. */
   void (*writable) (gpointer owner);
   /* The COMMIT that was in flight has its answer. */

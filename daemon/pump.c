@@ -644,21 +644,15 @@ reopen_file (Pump *p)
   return TRUE;
 }
 
-/* Pause at the database's edge: while the data is held, no COMMIT goes. */
-static void
-pump_hold_postgresql (Pump *p)
-{
-  pg_sink_hold (p->pg, !p->flowing);
-}
-
 void
 pump_set_flowing (Pump *p, gboolean flowing)
 {
   if (p->flowing == flowing && !(flowing && p->sink_failed))
     return;
   p->flowing = flowing;
+  /* Pause at the database's edge: while the data is held, no COMMIT goes. */
   if (p->pg)
-    pump_hold_postgresql (p);
+    pg_sink_hold (p->pg, !p->flowing);
   if (flowing)
     {
       if (p->sink_failed && p->file.path && !reopen_file (p))
@@ -938,8 +932,7 @@ static const PgSinkCallbacks pg_callbacks = {
   .ready = on_pg_ready,
   .committed = on_pg_committed,
   .lost = on_pg_lost,
-  .fenced = on_pg_gone,
-  .refused = on_pg_gone,
+  .stopped = on_pg_gone,
   .writable = on_pg_writable,
   .settled = on_pg_settled,
 };
@@ -972,6 +965,17 @@ prepare_postgresql (Pump *p, const PumpSetup *setup)
   return pg_sink_prepare (p->pg, &ps);
 }
 
+/* The sink is ready: lines may go, all of out counting as uncommitted. */
+static void
+begin_postgresql_run (Pump *p)
+{
+  pg_sink_begin_run (p->pg);
+  pg_sink_hold (p->pg, !p->flowing);
+  p->in_run_pg = TRUE;
+  p->pg_lost = FALSE;
+  p->pg_sent = 0;
+}
+
 static gboolean
 open_postgresql (Pump *p, const PumpSetup *setup, GError **error)
 {
@@ -986,11 +990,7 @@ open_postgresql (Pump *p, const PumpSetup *setup, GError **error)
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PENDING, "waiting for PostgreSQL");
       return FALSE;
     }
-  pg_sink_begin_run (p->pg);
-  pg_sink_hold (p->pg, !p->flowing);
-  p->in_run_pg = TRUE;
-  p->pg_lost = FALSE;
-  p->pg_sent = 0; /* all of out is uncommitted */
+  begin_postgresql_run (p);
   return TRUE;
 }
 
@@ -1012,11 +1012,7 @@ pump_sink_reconnect (Pump *p, const PumpSetup *setup)
 {
   if (!prepare_postgresql (p, setup))
     return FALSE;
-  pg_sink_begin_run (p->pg);
-  pg_sink_hold (p->pg, !p->flowing);
-  p->in_run_pg = TRUE;
-  p->pg_lost = FALSE;
-  p->pg_sent = 0;
+  begin_postgresql_run (p);
   if (deliver (p))
     try_finish (p);
   update_watches (p);

@@ -161,7 +161,7 @@ sink_fd_check (int fd, const char *path, GError **error)
 gboolean
 sink_is_postgresql (const char *sink)
 {
-  return sink && (g_str_has_prefix (sink, "postgresql://") || g_str_has_prefix (sink, "postgres://"));
+  return sourced_sink_is_postgresql (sink);
 }
 
 /* @message with whatever could be a password in @uri (the user info after
